@@ -31,13 +31,14 @@ class Dataset:
     results: pd.DataFrame
 
     def chapter(self, chapter_id: str) -> "Dataset":
-        """Papers with any topic in the chapter (a paper may belong to several chapters)."""
+        """Papers with any topic in the chapter (a paper may belong to several chapters), their
+        results, and their (paper, topic) pairs within this chapter."""
         self.taxonomy.chapter(chapter_id)  # a KeyError naming the chapters beats an empty table
         keys = set(self.paper_topics.loc[self.paper_topics["chapter"] == chapter_id, "key"])
         return Dataset(
             self.taxonomy,
             self.papers[self.papers["key"].isin(keys)].reset_index(drop=True),
-            self.paper_topics[self.paper_topics["key"].isin(keys)].reset_index(drop=True),
+            self.paper_topics[self.paper_topics["chapter"] == chapter_id].reset_index(drop=True),
             self.results[self.results["key"].isin(keys)].reset_index(drop=True),
         )
 

@@ -48,7 +48,7 @@ def build(taxonomy: Taxonomy) -> dict:
             "stages": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(taxonomy.stages)}},
             "kind": {"enum": list(taxonomy.kinds)},
             "summary": {"type": "string", "minLength": 40, "maxLength": 900, "description": "1-3 sentences in the Atlas's own words"},
-            "code": {"type": "string", "pattern": r"^https://\S+$", "description": "the official code repository"},
+            "code": {"type": "string", "pattern": r"^https://[^\s()<>\[\]{}\"'`]+$", "description": "the official code repository"},
             "added": {"type": "string", "pattern": DATE_PATTERN, "description": "the date the paper entered the Atlas (YYYY-MM-DD)"},
             "results": {"type": "array", "items": result, "description": "headline numbers as the paper reports them"},
         },

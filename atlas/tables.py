@@ -1,0 +1,71 @@
+"""The chapters' paper tables, as MyST markdown whose citations link to the chapter's bibliography.
+
+Every string from the dataset is escaped on the way in: a title or summary can never become
+markup, a link or a script on the site.
+"""
+
+import re
+
+import pandas as pd
+
+from atlas.environment import in_book_build
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|$~^])")
+_VENUE_SHORT = re.compile(r"\(([A-Z][A-Za-z-]*\s+\d{4})\)\s*$")
+
+
+def escape(text) -> str:
+    """Plain text safe inside a MyST table cell: markup characters are backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def short_venue(venue: str) -> str:
+    """'International Conference on Learning Representations (ICLR 2023)' -> 'ICLR 2023'."""
+    match = _VENUE_SHORT.search(venue)
+    return match.group(1) if match else venue
+
+
+def cite(key: str, text: str, url: str) -> str:
+    """In the book, an author-year citation linked to the chapter's bibliography; in Jupyter and
+    Colab (which do not know the role), a plain link to the paper."""
+    if not re.fullmatch(r"[a-z0-9]+", key):  # keys are validated; refuse anything that could inject a role
+        raise ValueError(f"not a paper key: {key!r}")
+    if in_book_build():
+        return f"{{footcite:t}}`{key}`"
+    return f"[{escape(text)}]({url})" if url else escape(text)
+
+
+def papers_markdown(papers: pd.DataFrame, topic_titles: dict[str, str]) -> str:
+    """One row per paper: name, citation, venue and code; then the survey's summary and topics."""
+    lines = ["| Paper | Summary |", "|---|---|"]
+    for row in papers.sort_values(["year", "key"]).itertuples():
+        who = f"{row.first_author.split()[-1]} et al. {row.year}" if row.first_author else str(row.year)
+        venue = escape(short_venue(row.venue)) + (f" · [code]({row.code})" if row.code else "")
+        name = f"**{escape(row.label)}**<br>{cite(row.key, who, row.url)}<br>{venue}"
+        topics = ", ".join(escape(topic_titles.get(t, t)) for t in row.topics)
+        lines.append(f"| {name} | {escape(row.summary)}<br>*Topics: {topics}* |")
+    return "\n".join(lines)
+
+
+def papers_table(papers: pd.DataFrame, topic_titles: dict[str, str]):
+    """The table as a displayable object (rendered by the book, readable in Jupyter and Colab)."""
+    from IPython.display import Markdown
+
+    return Markdown(papers_markdown(papers, topic_titles))
+
+
+def taxonomy_markdown(dataset) -> str:
+    """Chapters and their topics, with how many papers list each topic."""
+    counts = dataset.paper_topics.groupby("topic").size()
+    lines = ["| Chapter | Topic | Papers | What it covers |", "|---|---|---|---|"]
+    for chapter in dataset.taxonomy.chapters:
+        for i, topic in enumerate(chapter.topics):
+            name = f"**{escape(chapter.title)}**" if i == 0 else ""
+            lines.append(f"| {name} | {escape(topic.title)} | {int(counts.get(topic.id, 0))} | {escape(topic.description)} |")
+    return "\n".join(lines)
+
+
+def taxonomy_table(dataset):
+    from IPython.display import Markdown
+
+    return Markdown(taxonomy_markdown(dataset))
