@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import bibtexparser
-from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, ParsingFailedBlock
 
 from atlas.problems import Problem
 
@@ -47,6 +47,9 @@ def parse(text: str, file: str) -> tuple[list[BibEntry], list[Problem]]:
         line = block.start_line + 1
         if isinstance(block, DuplicateBlockKeyBlock):
             problems.append(Problem(file, line, f"duplicate BibTeX key {block.key!r}: each paper has one entry; merge the two or rename one"))
+        elif isinstance(block, DuplicateFieldKeyBlock):
+            fields = ", ".join(f"`{f}`" for f in sorted(getattr(block, "duplicate_keys", []) or [])) or "a field"
+            problems.append(Problem(file, line, f"entry {block.key!r} sets {fields} twice; keep one"))
         elif isinstance(block, ParsingFailedBlock):
             reason = str(block.error).strip().splitlines()[-1] if str(block.error).strip() else "syntax error"
             problems.append(Problem(file, line, f"BibTeX entry does not parse ({reason}); check braces, quotes and commas"))
@@ -67,7 +70,11 @@ def parse(text: str, file: str) -> tuple[list[BibEntry], list[Problem]]:
 def read(path: Path, file: str) -> tuple[list[BibEntry], list[Problem]]:
     if not Path(path).exists():
         return [], [Problem(file, 1, "BibTeX file is missing; it holds one entry per paper")]
-    return parse(Path(path).read_text(encoding="utf-8"), file)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        return [], [Problem(file, 1, f"not valid UTF-8 (byte {err.start}); save the file as UTF-8")]
+    return parse(text, file)
 
 
 def pybtex_problems(text: str, entries: list[BibEntry], file: str) -> list[Problem]:

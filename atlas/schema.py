@@ -34,7 +34,7 @@ def build(taxonomy: Taxonomy) -> dict:
         },
     }
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$schema": "http://json-schema.org/draft-07/schema#",  # the draft editors support best
         "$id": "paper.schema.json",
         "title": "LLM Efficiency Atlas: one paper's annotations",
         "description": "Generated from data/taxonomy.yaml by `python -m atlas schema --write`; do not edit by hand.",

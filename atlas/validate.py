@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fastjsonschema
 import jsonschema
 
 from atlas import bibtex, paths, schema, yamlio
@@ -53,7 +54,7 @@ def run(root: Path | None = None, only: list[Path] | None = None, check_pybtex: 
     root = Path(root or paths.root())
     bib_path = paths.bib_file(root)
     bib_file = paths.relative(bib_path)
-    bib_text = bib_path.read_text(encoding="utf-8") if bib_path.exists() else ""
+    bib_text = bib_path.read_text(encoding="utf-8", errors="replace") if bib_path.exists() else ""
 
     # pybtex is the slowest check; it runs in a second process while this one does the rest
     pool = future = None
@@ -85,21 +86,33 @@ def run(root: Path | None = None, only: list[Path] | None = None, check_pybtex: 
 
 
 def _pybtex_check(text: str, file: str) -> list[Problem]:
-    entries, _ = bibtex.parse(text, file)
+    entries, failed = bibtex.parse(text, file)
+    if failed:  # already reported by the main pass; pybtex's view of a broken file adds only noise
+        return []
     return bibtex.pybtex_problems(text, entries, file)
 
 
 # --- records ----------------------------------------------------------------------------------------
 
-_validators: dict[str, jsonschema.Draft202012Validator] = {}
+_validators: dict[str, tuple] = {}
 
 
-def _validator(taxonomy) -> jsonschema.Draft202012Validator:
+def _validators_for(taxonomy):
+    """A compiled validator for the common case (a valid record: fast) and jsonschema's, which
+    explains every error of an invalid one."""
     built = schema.build(taxonomy)
     cache_key = json.dumps(built, sort_keys=True)
     if cache_key not in _validators:
-        _validators[cache_key] = jsonschema.Draft202012Validator(built)
+        _validators[cache_key] = (fastjsonschema.compile(built), jsonschema.Draft7Validator(built))
     return _validators[cache_key]
+
+
+def _schema_errors(data, fast, explain) -> list:
+    try:
+        fast(data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        return sorted(explain.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
 
 
 def _check_schema_file(v: Validation, root: Path) -> None:
@@ -111,16 +124,21 @@ def _check_schema_file(v: Validation, root: Path) -> None:
 
 def _read_records(v: Validation, root: Path, taxonomy) -> None:
     folder = paths.papers_dir(root)
-    validator = _validator(taxonomy)
+    shown_folder = paths.relative(folder)  # resolved once: per-file resolution dominates large datasets
+    fast, explain = _validators_for(taxonomy)
     today = dt.date.today()
     for path in sorted(folder.glob("*")):
-        file = paths.relative(path)
+        file = f"{shown_folder}/{path.name}"
         if path.suffix == ".yml":
             v.problems.append(Problem(file, 1, "paper files end in .yaml; rename it"))
             continue
         if path.suffix != ".yaml":
             continue
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            v.problems.append(Problem(file, 1, f"not valid UTF-8 (byte {err.start}); save the file as UTF-8"))
+            continue
         try:
             data = yamlio.parse(text)
         except yamlio.YamlSyntaxError as err:
@@ -134,7 +152,7 @@ def _read_records(v: Validation, root: Path, taxonomy) -> None:
                 v.problems.append(Problem(file, yamlio.line_of(text, ["added"]), f"`added` is in the future ({data['added']}); use the date the paper entered the Atlas"))
             data["added"] = data["added"].isoformat()
         record = Record(str(data.get("key", path.stem)), path, file, data, text)
-        for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        for error in _schema_errors(data, fast, explain):
             v.problems.append(Problem(file, record.line(list(error.absolute_path)), _explain(error, taxonomy)))
         if data.get("key") != path.stem:
             v.problems.append(Problem(file, record.line(["key"]), f"`key` is {data.get('key')!r} but the file is named {path.name}; they must match (the key is the BibTeX key)"))
