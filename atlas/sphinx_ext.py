@@ -70,24 +70,34 @@ def _builder_inited(app):
 
 
 def _outdated(app, env, added, changed, removed):
+    """Two records of the fingerprint, for two different things that can go stale:
+    the one beside the execution cache says which data the cached outputs were computed from;
+    the one in Sphinx's environment (saved only when a build succeeds) says which data the stored
+    pages were read with, so a build that failed half-way re-reads them next time."""
     fingerprint = data_fingerprint()
+    _check_execution_cache(env, fingerprint)
     if getattr(env, "atlas_data_fingerprint", None) == fingerprint:
         return []
-    _drop_execution_cache(env)
-    env.atlas_data_fingerprint = fingerprint  # saved with the environment only if the build gets that far
+    env.atlas_data_fingerprint = fingerprint
     return sorted(set(env.found_docs) - set(added) - set(changed))
 
 
-def _drop_execution_cache(env):
+def _check_execution_cache(env, fingerprint: str) -> None:
     config = getattr(env, "mystnb_config", None)  # myst-nb resolves the cache's path there
-    cache_path = getattr(config, "execution_cache_path", "")
-    if not cache_path or not Path(cache_path).exists():
+    cache_path = Path(getattr(config, "execution_cache_path", "") or "")
+    if not str(cache_path) or str(cache_path) == ".":
         return
-    from jupyter_cache import get_cache
+    record = cache_path.with_name(cache_path.name + ".atlas-data-fingerprint")
+    if record.exists() and record.read_text() == fingerprint:
+        return
+    if cache_path.exists():  # computed from other (or unknown) data: none of it may be reused
+        from jupyter_cache import get_cache
 
-    cache = get_cache(cache_path)
-    for record in cache.list_cache_records():
-        cache.remove_cache(record.pk)
+        cache = get_cache(str(cache_path))
+        for cached in cache.list_cache_records():
+            cache.remove_cache(cached.pk)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(fingerprint)
 
 
 def _write_bundle(app, exception):

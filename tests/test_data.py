@@ -1,0 +1,96 @@
+"""The loader's DataFrames, the plain-text rendering of BibTeX, and the exports."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from atlas import bibtex, data, export, tables
+from atlas.problems import DatasetError
+from conftest import run_atlas
+
+
+def test_frames_match_the_files(dataset):
+    ds = data.load()
+    files = sorted(p.stem for p in (dataset / "data" / "papers").glob("*.yaml"))
+    assert sorted(ds.papers["key"]) == files
+    assert ds.papers["key"].is_unique
+    n_results = sum(len(data.validate.yamlio.read(dataset / "data" / "papers" / f"{k}.yaml").get("results") or []) for k in files)
+    assert len(ds.results) == n_results
+    assert set(ds.paper_topics["key"]) == set(files)
+    assert ds.paper_topics.groupby("key")["primary"].sum().eq(1).all()
+
+
+def test_paper_row_joins_bibtex_and_annotations(dataset):
+    gptq = data.load().papers.set_index("key").loc["frantar2022gptq"]
+    assert gptq["label"] == "GPTQ"
+    assert gptq["year"] == 2022
+    assert gptq["authors"].startswith("Elias Frantar, Saleh Ashkboos")
+    assert gptq["arxiv"] == "2210.17323" and gptq["url"] == "https://arxiv.org/abs/2210.17323"
+    assert gptq["chapter"] == "quantization" and gptq["primary_topic"] == "weight-only-quantization"
+    assert isinstance(gptq["added"], pd.Timestamp)
+
+
+def test_results_carry_units_and_parsed_precision(dataset):
+    results = data.load().results
+    row = results[(results.key == "frantar2022gptq") & (results.metric == "perplexity")].iloc[0]
+    assert (row.unit, row.better, row.weight_bits, row.activation_bits) == ("ppl", "lower", 4.0, 16.0)
+    assert row.baseline_value == pytest.approx(5.68)
+
+
+def test_chapter_view(dataset):
+    ds = data.load()
+    chapter = ds.chapter("quantization")
+    assert set(chapter.paper_topics["chapter"]) == {"quantization"}
+    assert "dettmers2023qlora" in set(chapter.papers["key"])  # primary topic elsewhere, still in the chapter
+    assert set(chapter.results["key"]) <= set(chapter.papers["key"])
+    with pytest.raises(KeyError, match="no chapter 'quantisation'"):
+        ds.chapter("quantisation")
+
+
+def test_load_refuses_a_broken_dataset(dataset):
+    path = dataset / "data" / "papers" / "frantar2022gptq.yaml"
+    path.write_text(path.read_text().replace("kind: method", "kind: nonsense"))
+    with pytest.raises(DatasetError, match="frantar2022gptq.yaml:4: kind: unknown kind 'nonsense'"):
+        data.load()
+
+
+@pytest.mark.parametrize("latex, text", [
+    (r"Sz{\'e}n{\'a}si", "Szénási"),
+    (r"M\"{u}ller and \v{S}koda", "Müller and Škoda"),
+    (r"{GPTQ}: Accurate {LLM}s --- fast", "GPTQ: Accurate LLMs — fast"),
+    (r"Gr{\"o}{\ss}e \& Co.", "Größe & Co."),
+    (r"na\"ive \c{c}a", "naïve ça"),
+])
+def test_latex_to_text(latex, text):
+    assert bibtex.to_text(latex) == text
+
+
+def test_author_splitting_keeps_braced_names():
+    assert bibtex.split_authors("Doe, J. and {Research and Development Team} and Roe, R.") == [
+        "Doe, J.", "{Research and Development Team}", "Roe, R."]
+    assert bibtex.display_name("Rouhani, Bita Darvish") == "Bita Darvish Rouhani"
+
+
+def test_table_escapes_markup():
+    row = pd.DataFrame([{"key": "doe2024x", "label": "<b>X</b>", "first_author": "Jane Doe", "year": 2024,
+                         "venue": "Conf (CONF 2024)", "code": "", "url": "https://arxiv.org/abs/2401.00001",
+                         "topics": ["weight-only-quantization"], "summary": "Uses [links](javascript:x) and <script>."}])
+    md = tables.papers_markdown(row, {"weight-only-quantization": "Weight-only"})
+    assert "<b>" not in md and "<script>" not in md and "](javascript" not in md
+    assert r"\<b\>X\</b\>" in md and "CONF 2024" in md
+
+
+def test_export_writes_every_format(dataset, tmp_path):
+    ds = data.load()
+    written = export.write(ds, tmp_path / "out")
+    assert sorted(p.name for p in written) == ["atlas.json", "paper_topics.csv", "papers.bib", "papers.csv", "results.csv"]
+    assert len(pd.read_csv(tmp_path / "out" / "papers.csv")) == len(ds.papers)
+    payload = json.loads((tmp_path / "out" / "atlas.json").read_text())
+    assert len(payload["results"]) == len(ds.results)
+
+
+def test_export_cli(dataset, tmp_path):
+    result = run_atlas("export", str(tmp_path / "exported"), cwd=dataset)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "exported" / "results.csv").exists()

@@ -1,0 +1,104 @@
+"""Chapters as readers and instructors get them: committed clean, executed top to bottom in a fresh
+kernel, and runnable in (simulated) Colab, where the first cell fetches the Atlas."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+from nbclient import NotebookClient
+
+from atlas import colab
+from conftest import REPO, copy_repo
+
+TOC = yaml.safe_load((REPO / "_toc.yml").read_text())
+PAGES = [TOC["root"]] + [c["file"] for part in TOC["parts"] for c in part["chapters"]]
+CHAPTERS = [REPO / f"{page}.ipynb" for page in PAGES if (REPO / f"{page}.ipynb").exists()]
+
+
+def execute(nb, cwd: Path, env: dict | None = None):
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    os.environ.pop("ATLAS_BOOK_BUILD", None)
+    try:
+        return client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_every_page_in_the_toc_exists():
+    for page in PAGES:
+        assert (REPO / f"{page}.ipynb").exists() or (REPO / f"{page}.md").exists(), page
+    assert CHAPTERS, "no chapter notebooks found"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_without_outputs_and_with_the_setup_cell(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not [c for c in code if c.get("outputs") or c.get("execution_count")], "strip the outputs before committing"
+    first = nb["cells"][0]
+    assert "".join(first["source"]) == colab.setup_cell(), "the first cell must be atlas.colab.setup_cell() exactly"
+    assert first["metadata"].get("tags") == colab.TAGS
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_top_to_bottom(path):
+    nb = execute(nbformat.read(path, as_version=4), cwd=path.parent)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, f"a chapter should print no warnings: {stderr}"
+
+
+def test_intro_runs():
+    nb = jupytext.read(REPO / "book" / "intro.md")
+    execute(nb, cwd=REPO / "book")
+
+
+def test_colab_setup_clones_installs_and_the_chapter_runs(tmp_path):
+    # a repository to clone, made from this working copy (so uncommitted work is what is tested)
+    origin = copy_repo(tmp_path / "origin")
+    for name in ("README.md", "LICENSE"):
+        (origin / name).write_text((REPO / name).read_text())
+    subprocess.run("git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm snapshot", shell=True, cwd=origin, check=True)
+    # Colab's kernel has google.colab imported; a stand-in module is enough for the setup cell
+    fake = tmp_path / "fake_colab" / "google" / "colab"
+    fake.mkdir(parents=True)
+    (fake.parent / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("IN_COLAB_STANDIN = True\n")
+    content = tmp_path / "content"
+    content.mkdir()
+    env = {
+        "PYTHONPATH": str(tmp_path / "fake_colab"),
+        "ATLAS_REPO_URL": origin.as_uri(),
+        # the cell's pip install runs for real but as a dry run, so this test leaves the environment alone
+        "PIP_DRY_RUN": "1", "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
+    }
+    chapter = CHAPTERS[-1]
+    nb = nbformat.read(chapter, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import google.colab"))
+    nb.cells.append(nbformat.v4.new_code_cell("import atlas.data; print(atlas.data.__file__); print(len(atlas.data.load().papers))"))
+    nb = execute(nb, cwd=content, env=env)
+    clone = content / "llm-efficiency-atlas"
+    assert (clone / "bib" / "papers.bib").exists(), "the setup cell did not clone the repository"
+    printed = "".join(o.text for o in nb.cells[-1].outputs if o.output_type == "stream").split()
+    assert Path(printed[0]).resolve().is_relative_to(clone.resolve()), "the chapter did not use the cloned Atlas"
+    assert int(printed[1]) == len(list((REPO / "data" / "papers").glob("*.yaml")))
+
+
+def test_setup_cell_does_nothing_outside_colab(tmp_path):
+    result = subprocess.run([sys.executable, "-c", colab.setup_cell()], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0 and list(tmp_path.iterdir()) == []
+
+
+def test_setup_cell_uses_the_configured_repository():
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    assert f'"{url}"' in colab.setup_cell()

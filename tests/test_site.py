@@ -1,0 +1,93 @@
+"""The built site in a real headless Chromium, with no network: charts drawn, citations resolved,
+nothing fetched from anywhere but the site itself."""
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("CI"):
+    raise RuntimeError("CI must install Debian's chromium for the browser tests (see .ci/run)")
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_book / "_build" / "html"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+def visit(browser, url):
+    """Open a page; return it with every console error, failed request and off-site request seen."""
+    page = browser.new_page()
+    seen = {"errors": [], "failed": [], "offsite": []}
+    origin = url.split("/", 3)[:3]
+    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("requestfailed", lambda r: seen["failed"].append(r.url))
+    page.on("response", lambda r: seen["failed"].append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("request", lambda r: seen["offsite"].append(r.url) if r.url.split("/", 3)[:3] != origin and not r.url.startswith("data:") else None)
+    page.goto(url, wait_until="networkidle")
+    page.wait_for_function("Array.from(document.querySelectorAll('.atlas-chart')).every(c => c.querySelector('svg.marks'))", timeout=15000)
+    return page, seen
+
+
+@pytest.mark.parametrize("path", ["book/quantization.html", "book/intro.html"])
+def test_page_draws_its_charts_offline(browser, site, path):
+    page, seen = visit(browser, f"{site}/{path}")
+    charts = page.locator(".atlas-chart")
+    assert charts.count() >= 1
+    marks = page.evaluate("""Array.from(document.querySelectorAll('.atlas-chart')).map(c =>
+        c.querySelectorAll('svg.marks path, svg.marks circle, svg.marks rect, svg.marks .mark-symbol path').length)""")
+    assert all(m > 0 for m in marks), f"a chart drew nothing: {marks}"
+    assert seen == {"errors": [], "failed": [], "offsite": []}
+    page.close()
+
+
+def test_quantization_page_citations_and_colab(browser, site):
+    page, _ = visit(browser, f"{site}/book/quantization.html")
+    refs = page.evaluate("""Array.from(document.querySelectorAll('a.footnote-reference')).map(a =>
+        [a.getAttribute('href'), !!document.getElementById(a.getAttribute('href').slice(1))])""")
+    assert len(refs) >= 25, "the papers table should cite every paper of the chapter"
+    assert all(ok for _, ok in refs), [h for h, ok in refs if not ok]
+    bibliography = page.locator("aside.footnote").all_inner_texts()
+    assert any("Frantar" in entry and "GPTQ" in entry for entry in bibliography)
+    colab = page.locator("a[href*='colab.research.google.com']")
+    assert colab.count() >= 1
+    assert colab.first.get_attribute("href").endswith("/blob/main/book/quantization.ipynb")
+    page.close()
+
+
+def test_chart_tooltip_names_the_paper(browser, site):
+    page, _ = visit(browser, f"{site}/book/quantization.html")
+    point = page.locator(".atlas-chart").nth(1).locator("svg.marks .mark-symbol path").first
+    point.hover(force=True)  # points may overlap: whichever is on top shows its tooltip
+    page.wait_for_selector("#vg-tooltip-element.visible")
+    tooltip = page.locator("#vg-tooltip-element").inner_text()
+    assert "paper" in tooltip and "where in paper" in tooltip
+    page.close()
