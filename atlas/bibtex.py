@@ -34,6 +34,7 @@ class BibEntry:
     line: int  # 1-based line of the '@'
     field_lines: dict[str, int] = field(default_factory=dict)
     raw: str = ""
+    bare: frozenset[str] = frozenset()  # fields written without braces: macros (month = jan) or concatenations
 
     def line_of(self, name: str) -> int:
         return self.field_lines.get(name, self.line)
@@ -57,13 +58,14 @@ def parse(text: str, file: str) -> tuple[list[BibEntry], list[Problem]]:
             problems.append(Problem(file, line, f"BibTeX block does not parse: {getattr(block, 'error', block)}"))
     entries = []
     for e in library.entries:
-        fields = {}
-        lines = {}
+        fields, lines, bare = {}, {}, set()
         for f in e.fields:
             name = f.key.lower()
             fields[name] = str(f.value).strip()
             lines[name] = f.start_line + 1
-        entries.append(BibEntry(e.key, e.entry_type.lower(), fields, e.start_line + 1, lines, e.raw))
+            if getattr(f, "enclosing", None) == "no-enclosing" and not fields[name].isdigit():
+                bare.add(name)
+        entries.append(BibEntry(e.key, e.entry_type.lower(), fields, e.start_line + 1, lines, e.raw, frozenset(bare)))
     return entries, problems
 
 
@@ -199,3 +201,28 @@ def normalized_title(title: str) -> str:
     """Lowercase ASCII words of a title, for spotting the same paper entered twice."""
     text = unicodedata.normalize("NFKD", to_text(title)).encode("ascii", "ignore").decode().lower()
     return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+# --- writing ----------------------------------------------------------------------------------------
+
+# the canonical order of fields; any other field follows, alphabetically
+FIELD_ORDER = ("title", "author", "year", "booktitle", "journal", "volume", "number", "pages", "publisher",
+               "institution", "school", "eprint", "archiveprefix", "primaryclass", "doi", "url")
+
+
+def render_entry(entry: BibEntry) -> str:
+    """One entry in the Atlas's canonical style: fields in a fixed order, aligned, braced."""
+    names = [n for n in FIELD_ORDER if n in entry.fields] + sorted(n for n in entry.fields if n not in FIELD_ORDER)
+    width = max((len(n) for n in names), default=0)
+    lines = [f"@{entry.entry_type}{{{entry.key},"]
+    for name in names:
+        value = entry.fields[name]
+        shown = value if name in entry.bare else f"{{{value}}}"
+        lines.append(f"  {name.ljust(width)} = {shown},")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render_file(entries: list[BibEntry]) -> str:
+    """The whole bibliography: entries sorted by key, one blank line apart."""
+    return "\n".join(render_entry(e) for e in sorted(entries, key=lambda e: e.key))

@@ -1,6 +1,9 @@
 """`python -m atlas COMMAND`: the command-line contract that maintainers, CI and tests rely on.
 
     validate [PATH ...]   check everything (problems as FILE:LINE: message; exit 1 if any); never writes
+    add                   add a paper from BibTeX (--bibtex FILE or -) or an arXiv id (--arxiv ID)
+    update KEY            record a venue, journal, DOI or code link for a paper already in the Atlas
+    format [--check]      put bib/papers.bib and the YAML in canonical order and style
     build [--clean]       validate, then build the book to _build/html (strict: any warning fails)
     export DIR            write the dataset as CSV, JSON and BibTeX
     schema [--write]      check (or regenerate) data/schema/paper.schema.json from the taxonomy
@@ -24,6 +27,55 @@ def _validate(args) -> int:
         return 1
     results = sum(len(r.data.get("results") or []) for r in checked.records.values())
     print(f"ok: {len(checked.records)} papers, {results} reported results, no problems.", file=sys.stderr)
+    return 0
+
+
+def _add(args) -> int:
+    from atlas import arxiv, contribute
+
+    if args.arxiv:
+        arxiv_id = arxiv.clean_id(args.arxiv)
+        text, journal_ref = arxiv.to_bibtex(arxiv.fetch(arxiv_id), arxiv_id)
+        source = f"arXiv:{arxiv_id}"
+    else:
+        source = "<stdin>" if args.bibtex == "-" else args.bibtex
+        if args.bibtex == "-":
+            text = sys.stdin.read()
+        else:
+            path = Path(args.bibtex)
+            if not path.is_file():
+                print(f"{args.bibtex}:1: no such file; pass a .bib file, or - to read the entry from standard input")
+                return 1
+            text = path.read_text(encoding="utf-8")
+        journal_ref = ""
+    report = contribute.add(text, source, args.topic, summary=args.summary, stages=args.stage, kind=args.kind, code=args.code)
+    print("\n".join(report.lines))
+    if journal_ref:
+        print(f"arXiv lists a journal reference: {journal_ref!r}. If the paper appeared there, record it with "
+              f"`python -m atlas update KEY --venue ...` (or --journal ...).")
+    return 0
+
+
+def _update(args) -> int:
+    from atlas import contribute
+
+    report = contribute.update(args.key, venue=args.venue, journal=args.journal, doi=args.doi, code=args.code)
+    print("\n".join(report.lines))
+    return 0
+
+
+def _format(args) -> int:
+    from atlas import formatting
+
+    outcome = formatting.run(check=args.check)
+    for problem in outcome.problems:
+        print(problem)
+    for file in outcome.changed:
+        print(f"{file}:1: not in canonical format; run `python -m atlas format`" if args.check else f"formatted {file}")
+    if outcome.problems or (args.check and outcome.changed):
+        return 1
+    if not outcome.changed:
+        print("all files are in canonical format.", file=sys.stderr)
     return 0
 
 
@@ -63,6 +115,26 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check the dataset (or only report on the named files)")
     v.add_argument("paths", nargs="*", help="files to report on (default: everything)")
     v.set_defaults(run=_validate)
+    a = sub.add_parser("add", help="add a paper: writes its BibTeX entry and a YAML record, refusing duplicates")
+    source = a.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bibtex", metavar="FILE", help="a file with one BibTeX entry, or - for standard input")
+    source.add_argument("--arxiv", metavar="ID", help="an arXiv id: fetch the metadata from arXiv (needs the network)")
+    a.add_argument("--topic", action="append", default=[], required=True, help="a topic id from data/taxonomy.yaml (repeat; the first is primary)")
+    a.add_argument("--summary", help="1-3 sentences in your own words")
+    a.add_argument("--stage", action="append", help="pretraining, finetuning, inference or serving (repeat; default: the chapter's)")
+    a.add_argument("--kind", help="method (default), system, survey, benchmark or analysis")
+    a.add_argument("--code", help="the official code repository (https://...)")
+    a.set_defaults(run=_add)
+    u = sub.add_parser("update", help="record a venue, journal, DOI or code for a paper already in the Atlas")
+    u.add_argument("key")
+    u.add_argument("--venue", help="the conference it appeared at, e.g. 'Advances in Neural Information Processing Systems (NeurIPS 2023)'")
+    u.add_argument("--journal", help="the journal it appeared in")
+    u.add_argument("--doi", help="the published version's DOI")
+    u.add_argument("--code", help="the official code repository (https://...)")
+    u.set_defaults(run=_update)
+    f = sub.add_parser("format", help="put the bibliography and the YAML in canonical order and style")
+    f.add_argument("--check", action="store_true", help="only report files that are not canonical (exit 1 if any)")
+    f.set_defaults(run=_format)
     b = sub.add_parser("build", help="validate, then build the book into _build/html")
     b.add_argument("--clean", action="store_true", help="discard cached pages and executions first (what CI does)")
     b.set_defaults(run=_build)
@@ -76,11 +148,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from atlas.arxiv import ArxivError
+    from atlas.contribute import Refused
     from atlas.problems import DatasetError
 
     args = parser().parse_args(argv)
     try:
         return args.run(args)
+    except Refused as err:
+        for problem in err.problems:
+            print(problem)
+        print("Refused; nothing was written.", file=sys.stderr)
+        return 1
+    except ArxivError as err:
+        print(f"arXiv: {err}")
+        return 1
     except DatasetError as err:
         for problem in err.problems:
             print(problem)

@@ -22,6 +22,7 @@ class Chapter:
     title: str
     description: str
     topics: tuple[Topic, ...]
+    stages: tuple[str, ...] = ()  # the usual stages of its papers: `atlas add`'s default
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def parse(raw) -> Taxonomy:
             title=c["title"],
             description=c["description"],
             topics=tuple(Topic(t["id"], t["title"], t["description"], c["id"]) for t in c["topics"]),
+            stages=tuple(c.get("stages") or ()),
         )
         for c in raw["chapters"]
     )

@@ -8,7 +8,6 @@ shows is exactly what was checked.
 import datetime as dt
 import difflib
 import json
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,9 @@ from pathlib import Path
 import fastjsonschema
 import jsonschema
 
-from atlas import bibtex, paths, schema, yamlio
+from atlas import bibtex, duplicates, paths, schema, yamlio
 from atlas import taxonomy as taxonomy_mod
 from atlas.problems import Problem
-
-TITLE_SIMILARITY = 0.93  # difflib ratio above which two normalised titles name the same paper
-
 
 @dataclass
 class Record:
@@ -234,34 +230,10 @@ def _check_links(v: Validation, bib_file: str) -> None:
 
 def _check_duplicates(v: Validation, bib_file: str) -> None:
     """The same paper entered twice: same arXiv id, DOI or (nearly) the same title."""
-    for field_name, label in (("eprint", "arXiv id"), ("doi", "DOI")):
-        seen: dict[str, str] = {}
-        for key, entry in v.entries.items():
-            value = entry.fields.get(field_name, "").lower()
-            if not value:
-                continue
-            if value in seen:
-                v.problems.append(Problem(bib_file, entry.line_of(field_name), f"entry {key!r} has the same {label} ({value}) as {seen[value]!r}: one paper, one record; merge them"))
-            else:
-                seen[value] = key
-    titles = {key: bibtex.normalized_title(e.fields.get("title", "")) for key, e in v.entries.items()}
-    # compare only titles that share a start or an end: near-duplicates almost always do
-    blocks = defaultdict(list)
-    for key, title in titles.items():
-        if title:
-            squashed = title.replace(" ", "")
-            blocks["^" + squashed[:14]].append(key)
-            blocks["$" + squashed[-14:]].append(key)
-    reported = set()
-    for keys in blocks.values():
-        for i, a in enumerate(keys):
-            for b in keys[:i]:
-                pair = (b, a)
-                if pair in reported:
-                    continue
-                if titles[a] == titles[b] or difflib.SequenceMatcher(None, titles[a], titles[b]).ratio() >= TITLE_SIMILARITY:
-                    reported.add(pair)
-                    v.problems.append(Problem(bib_file, v.entries[a].line_of("title"), f"entry {a!r} has nearly the same title as {b!r}: one paper, one record; merge them (a preprint and its published version are one record)"))
+    for entry, other, reason in duplicates.find_all(list(v.entries.values())):
+        field_name = {"the same arXiv id": "eprint", "the same DOI": "doi"}.get(reason.split(" (")[0], "title")
+        v.problems.append(Problem(bib_file, entry.line_of(field_name), f"entry {entry.key!r} has {reason} as {other.key!r}: "
+                                  "one paper, one record; merge them (a preprint and its published version are one record)"))
 
 
 def _check_crosswalk_surveys(v: Validation, root: Path) -> None:

@@ -112,15 +112,18 @@ def test_duplicate_bibtex_key(dataset):
 
 
 def test_duplicate_arxiv_id_doi_and_title(dataset):
-    append_bib("@misc{other2022gptq,\n  title = {{GPTQ}: accurate post-training quantization for generative pre-trained transformers},\n"
+    append_bib("@misc{other2022gptq,\n  title = {Something Different},\n"
                "  author = {Doe, Jane},\n  year = {2022},\n  eprint = {2210.17323},\n  doi = {10.1000/x1},\n}\n"
-               "@misc{third2023copy,\n  title = {Yet Another Paper About Things},\n  author = {Doe, Jane},\n  year = {2023},\n  doi = {10.1000/X1},\n}\n")
-    copy_record("frantar2022gptq", "other2022gptq")
-    copy_record("frantar2022gptq", "third2023copy")
+               "@misc{third2023copy,\n  title = {Yet Another Paper About Things},\n  author = {Doe, Jane},\n  year = {2023},\n  doi = {10.1000/X1},\n}\n"
+               "@misc{fourth2022gptq,\n  title = {{GPTQ}: accurate post-training quantization for generative pre-trained transformers},\n"
+               "  author = {Doe, Jane},\n  year = {2022},\n  url = {https://example.org/gptq},\n}\n")
+    for key in ("other2022gptq", "third2023copy", "fourth2022gptq"):
+        copy_record("frantar2022gptq", key)
     found = problems()
     assert any("entry 'other2022gptq' has the same arXiv id (2210.17323) as 'frantar2022gptq'" in p for p in found), found
     assert any("entry 'third2023copy' has the same DOI (10.1000/x1) as 'other2022gptq'" in p for p in found), found
-    assert any("entry 'other2022gptq' has nearly the same title as 'frantar2022gptq'" in p for p in found), found
+    assert any("entry 'fourth2022gptq' has nearly the same title as 'frantar2022gptq'" in p for p in found), found
+    assert len([p for p in found if "one paper, one record" in p]) == 3  # one message per duplicate pair
 
 
 def test_malformed_bibtex(dataset):
