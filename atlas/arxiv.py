@@ -11,7 +11,10 @@ import xml.etree.ElementTree as ET
 
 API = "https://export.arxiv.org/api/query?id_list={id}"
 NS = {"atom": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom"}
-ID_PATTERN = re.compile(r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf)/)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?(?:\.pdf)?$", re.I)
+ID_PATTERN = re.compile(
+    r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf)/)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?(?:\.pdf)?$",
+    re.IGNORECASE,
+)
 
 
 class ArxivError(Exception):
@@ -32,8 +35,10 @@ def fetch(arxiv_id: str, timeout: float = 20) -> str:
         with urllib.request.urlopen(API.format(id=arxiv_id), timeout=timeout) as response:
             return response.read().decode("utf-8")
     except (urllib.error.URLError, TimeoutError, OSError) as err:
-        raise ArxivError(f"could not reach arXiv ({err}); you are probably offline. Copy the BibTeX from "
-                         f"https://arxiv.org/abs/{arxiv_id} and run `python -m atlas add --bibtex -` instead") from None
+        raise ArxivError(
+            f"could not reach arXiv ({err}); you are probably offline. Copy the BibTeX from "
+            f"https://arxiv.org/abs/{arxiv_id} and run `python -m atlas add --bibtex -` instead"
+        ) from None
 
 
 def _text(node, path: str) -> str:
@@ -59,8 +64,13 @@ def to_bibtex(atom: str, arxiv_id: str) -> tuple[str, str]:
     title = protect_capitals(_text(entry, "atom:title"))
     authors = [_text(a, "atom:name") for a in entry.findall("atom:author", NS)]
     year = _text(entry, "atom:published")[:4]
-    fields = [("title", title), ("author", " and ".join(authors)), ("year", year), ("eprint", arxiv_id),
-              ("archiveprefix", "arXiv")]
+    fields = [
+        ("title", title),
+        ("author", " and ".join(authors)),
+        ("year", year),
+        ("eprint", arxiv_id),
+        ("archiveprefix", "arXiv"),
+    ]
     doi = _text(entry, "arxiv:doi")
     if doi:
         fields.append(("doi", doi))

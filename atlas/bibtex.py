@@ -47,13 +47,21 @@ def parse(text: str, file: str) -> tuple[list[BibEntry], list[Problem]]:
     for block in library.failed_blocks:
         line = block.start_line + 1
         if isinstance(block, DuplicateBlockKeyBlock):
-            problems.append(Problem(file, line, f"duplicate BibTeX key {block.key!r}: each paper has one entry; merge the two or rename one"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"duplicate BibTeX key {block.key!r}: each paper has one entry; merge the two or rename one",
+                )
+            )
         elif isinstance(block, DuplicateFieldKeyBlock):
             fields = ", ".join(f"`{f}`" for f in sorted(getattr(block, "duplicate_keys", []) or [])) or "a field"
             problems.append(Problem(file, line, f"entry {block.key!r} sets {fields} twice; keep one"))
         elif isinstance(block, ParsingFailedBlock):
             reason = str(block.error).strip().splitlines()[-1] if str(block.error).strip() else "syntax error"
-            problems.append(Problem(file, line, f"BibTeX entry does not parse ({reason}); check braces, quotes and commas"))
+            problems.append(
+                Problem(file, line, f"BibTeX entry does not parse ({reason}); check braces, quotes and commas")
+            )
         else:
             problems.append(Problem(file, line, f"BibTeX block does not parse: {getattr(block, 'error', block)}"))
     entries = []
@@ -95,9 +103,21 @@ def pybtex_problems(text: str, entries: list[BibEntry], file: str) -> list[Probl
         try:
             parse_string(entry.raw, "bibtex")
         except Exception as err:  # noqa: BLE001 - pybtex raises several unrelated types
-            problems.append(Problem(file, entry.line, f"entry {entry.key!r} does not parse in pybtex (the book's bibliography renderer): {err}"))
+            problems.append(
+                Problem(
+                    file,
+                    entry.line,
+                    f"entry {entry.key!r} does not parse in pybtex (the book's bibliography renderer): {err}",
+                )
+            )
     if not problems:
-        problems.append(Problem(file, 1, "the file does not parse in pybtex (the book's bibliography renderer), though each entry does; look for text between entries"))
+        problems.append(
+            Problem(
+                file,
+                1,
+                "the file does not parse in pybtex (the book's bibliography renderer), though each entry does; look for text between entries",
+            )
+        )
     return problems
 
 
@@ -109,7 +129,10 @@ def entry_problems(entry: BibEntry, file: str) -> list[Problem]:
         problems.append(Problem(file, entry.line_of(name) if name else entry.line, message))
 
     if entry.entry_type not in ENTRY_TYPES:
-        report(None, f"entry {entry.key!r}: type @{entry.entry_type} is not used here; use one of @{', @'.join(sorted(ENTRY_TYPES))}")
+        report(
+            None,
+            f"entry {entry.key!r}: type @{entry.entry_type} is not used here; use one of @{', @'.join(sorted(ENTRY_TYPES))}",
+        )
     for name in REQUIRED_FIELDS:
         if not entry.fields.get(name):
             report(None, f"entry {entry.key!r} has no `{name}`; add it (title, author and year are required)")
@@ -118,14 +141,23 @@ def entry_problems(entry: BibEntry, file: str) -> list[Problem]:
     year = entry.fields.get("year", "")
     key_match = KEY_PATTERN.match(entry.key)
     if not key_match:
-        report(None, f"key {entry.key!r} does not follow the convention lastname+year+firstword in lowercase ASCII, e.g. dao2022flashattention")
+        report(
+            None,
+            f"key {entry.key!r} does not follow the convention lastname+year+firstword in lowercase ASCII, e.g. dao2022flashattention",
+        )
     if year and not YEAR_PATTERN.match(year):
         report("year", f"entry {entry.key!r}: year {year!r} must be four digits")
     elif year and key_match and key_match.group(1) != year:
-        report("year", f"entry {entry.key!r}: the year in the key ({key_match.group(1)}) differs from the year field ({year}); one of them is wrong")
+        report(
+            "year",
+            f"entry {entry.key!r}: the year in the key ({key_match.group(1)}) differs from the year field ({year}); one of them is wrong",
+        )
     eprint = entry.fields.get("eprint")
     if eprint and not ARXIV_PATTERN.match(eprint):
-        report("eprint", f"entry {entry.key!r}: eprint {eprint!r} is not an arXiv id like 2205.14135 (no 'arXiv:' prefix, no version suffix)")
+        report(
+            "eprint",
+            f"entry {entry.key!r}: eprint {eprint!r} is not an arXiv id like 2205.14135 (no 'arXiv:' prefix, no version suffix)",
+        )
     doi = entry.fields.get("doi")
     if doi and not DOI_PATTERN.match(doi):
         report("doi", f"entry {entry.key!r}: doi {doi!r} should look like 10.1234/abcd (no https://doi.org/ prefix)")
@@ -134,16 +166,49 @@ def entry_problems(entry: BibEntry, file: str) -> list[Problem]:
         report("url", f"entry {entry.key!r}: url {url!r} must start with https:// or http://")
     for name, value in entry.fields.items():
         if HTML_PATTERN.search(value):
-            report(name, f"entry {entry.key!r}: `{name}` contains HTML or a script URL; write plain text (LaTeX accents are fine)")
+            report(
+                name,
+                f"entry {entry.key!r}: `{name}` contains HTML or a script URL; write plain text (LaTeX accents are fine)",
+            )
     return problems
 
 
 # --- plain text -----------------------------------------------------------------------------------
 
-_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
-            ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328", "r": "\u030a"}
-_SYMBOLS = {"ss": "ß", "o": "ø", "O": "Ø", "l": "ł", "L": "Ł", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ",
-            "aa": "å", "AA": "Å", "i": "ı", "&": "&", "%": "%", "$": "$", "_": "_", "#": "#"}
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+}
+_SYMBOLS = {
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "l": "ł",
+    "L": "Ł",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "aa": "å",
+    "AA": "Å",
+    "i": "ı",
+    "&": "&",
+    "%": "%",
+    "$": "$",
+    "_": "_",
+    "#": "#",
+}
 _ACCENT_RE = re.compile(r"""\\([`'^"~=.]|[uvHckr](?=[\s{]))\s*(?:\{\s*(\\?[A-Za-z])\s*\}|(\\?[A-Za-z]))""")
 _SYMBOL_RE = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|[oOlLi](?![A-Za-z])|[&%$_#])")
 
@@ -178,7 +243,7 @@ def split_authors(value: str) -> list[str]:
             depth += 1
         elif ch == "}":
             depth -= 1
-        elif depth == 0 and value[i:i + 5].lower() == " and " :
+        elif depth == 0 and value[i : i + 5].lower() == " and ":
             names.append(value[start:i])
             start = i + 5
             i += 4
@@ -206,8 +271,24 @@ def normalized_title(title: str) -> str:
 # --- writing ----------------------------------------------------------------------------------------
 
 # the canonical order of fields; any other field follows, alphabetically
-FIELD_ORDER = ("title", "author", "year", "booktitle", "journal", "volume", "number", "pages", "publisher",
-               "institution", "school", "eprint", "archiveprefix", "primaryclass", "doi", "url")
+FIELD_ORDER = (
+    "title",
+    "author",
+    "year",
+    "booktitle",
+    "journal",
+    "volume",
+    "number",
+    "pages",
+    "publisher",
+    "institution",
+    "school",
+    "eprint",
+    "archiveprefix",
+    "primaryclass",
+    "doi",
+    "url",
+)
 
 
 def render_entry(entry: BibEntry) -> str:

@@ -24,7 +24,10 @@ def build(clean: bool = False) -> int:
     if checked.problems:
         for problem in checked.problems:
             print(problem)
-        print(f"{len(checked.problems)} problem(s) in the dataset; the book was not built. Fix them and build again.", file=sys.stderr)
+        print(
+            f"{len(checked.problems)} problem(s) in the dataset; the book was not built. Fix them and build again.",
+            file=sys.stderr,
+        )
         return 1
     if clean:
         shutil.rmtree(root / "_build", ignore_errors=True)
@@ -32,8 +35,13 @@ def build(clean: bool = False) -> int:
     code = subprocess.call(command, cwd=root)
     elapsed = time.perf_counter() - start
     if code == 0:
-        print(f"Built {paths.relative(root / '_build' / 'html')} in {elapsed:.1f} s: open index.html, or serve it with "
-              f"`python -m http.server -d _build/html`.", file=sys.stderr)
+        print(
+            f"Built {paths.relative(root / '_build' / 'html')} in {elapsed:.1f} s: open index.html, or serve it with "
+            f"`python -m http.server -d _build/html`.",
+            file=sys.stderr,
+        )
     else:
-        print(f"The build failed after {elapsed:.1f} s; the first error above names the page and cell.", file=sys.stderr)
+        print(
+            f"The build failed after {elapsed:.1f} s; the first error above names the page and cell.", file=sys.stderr
+        )
     return code

@@ -19,22 +19,30 @@ WIDTH = 560
 
 @alt.theme.register("atlas", enable=True)
 def _theme():
-    return alt.theme.ThemeConfig({
-        "config": {
-            "view": {"continuousWidth": WIDTH, "continuousHeight": 300, "stroke": None},
-            "range": {"category": PALETTE},
-            "axis": {"labelFontSize": 12, "titleFontSize": 12, "grid": True, "gridColor": "#eeeeee"},
-            "legend": {"labelFontSize": 12, "titleFontSize": 12, "labelLimit": 320},
-            "title": {"fontSize": 14, "anchor": "start"},
-            "font": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    return alt.theme.ThemeConfig(
+        {
+            "config": {
+                "view": {"continuousWidth": WIDTH, "continuousHeight": 300, "stroke": None},
+                "range": {"category": PALETTE},
+                "axis": {"labelFontSize": 12, "titleFontSize": 12, "grid": True, "gridColor": "#eeeeee"},
+                "legend": {"labelFontSize": 12, "titleFontSize": 12, "labelLimit": 320},
+                "title": {"fontSize": 14, "anchor": "start"},
+                "font": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+            }
         }
-    })
+    )
 
 
 def _script_safe_json(spec: dict) -> str:
     """JSON that cannot close the <script> element it sits in, whatever a paper's title holds."""
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def offline_html(spec: dict, **_options) -> dict:
@@ -54,6 +62,7 @@ if in_book_build():
 
 
 # --- builders ---------------------------------------------------------------------------------------
+
 
 def papers_per_year(paper_topics: pd.DataFrame, title: str = "Papers per year, by topic") -> alt.Chart:
     """Stacked bars: papers per year, each counted once under its first topic among the rows given
@@ -111,8 +120,11 @@ def _result_tooltip():
     ]
 
 
-def reported_ratios(results: pd.DataFrame, metrics=("speedup", "throughput_gain", "memory_reduction", "compression_ratio", "cost_reduction"),
-                    title: str = "Reported gains over each paper's own baseline") -> alt.Chart:
+def reported_ratios(
+    results: pd.DataFrame,
+    metrics=("speedup", "throughput_gain", "memory_reduction", "compression_ratio", "cost_reduction"),
+    title: str = "Reported gains over each paper's own baseline",
+) -> alt.Chart:
     """One dot per reported ratio (x over baseline), one row per paper, coloured by metric.
 
     Each paper measures against its own baseline and hardware: the chart shows what was claimed,
@@ -133,20 +145,33 @@ def reported_ratios(results: pd.DataFrame, metrics=("speedup", "throughput_gain"
     )
 
 
-def quality_vs_bits(results: pd.DataFrame, title: str = "Perplexity cost of fewer weight bits (lower is better)") -> alt.Chart:
+def quality_vs_bits(
+    results: pd.DataFrame, title: str = "Perplexity cost of fewer weight bits (lower is better)"
+) -> alt.Chart:
     """Perplexity increase over the 16-bit baseline against weight bits, one point per reported setting."""
-    rows = results[(results["metric"] == "perplexity") & results["baseline_value"].notna() & results["weight_bits"].notna()].copy()
+    rows = results[
+        (results["metric"] == "perplexity") & results["baseline_value"].notna() & results["weight_bits"].notna()
+    ].copy()
     rows["increase"] = (rows["value"] - rows["baseline_value"]).round(3)
     rows["precision"] = rows["precision"].astype(str)
     points = (
         alt.Chart(rows, title=title)
         .mark_point(size=120, filled=True, opacity=0.85)
         .encode(
-            x=alt.X("weight_bits:Q", title="weight bits", scale=alt.Scale(domain=[1, 8.5]), axis=alt.Axis(values=[2, 3, 4, 8])),
+            x=alt.X(
+                "weight_bits:Q",
+                title="weight bits",
+                scale=alt.Scale(domain=[1, 8.5]),
+                axis=alt.Axis(values=[2, 3, 4, 8]),
+            ),
             y=alt.Y("increase:Q", title="perplexity increase over FP16"),
             color=alt.Color("label:N", title="method"),
             shape=alt.Shape("precision:N", title="precision"),
-            tooltip=[alt.Tooltip("increase:Q", title="increase"), alt.Tooltip("baseline_value:Q", title="FP16 ppl"), *_result_tooltip()],
+            tooltip=[
+                alt.Tooltip("increase:Q", title="increase"),
+                alt.Tooltip("baseline_value:Q", title="FP16 ppl"),
+                *_result_tooltip(),
+            ],
         )
     )
     return points.properties(width=WIDTH - 120, height=280)
@@ -158,19 +183,31 @@ def weight_memory_calculator(default_bits: int = 4, default_group: int = 128) ->
     Runs in the reader's browser (altair parameters), so the static site stays interactive.
     """
     sizes = pd.DataFrame({"model": ["7B", "13B", "34B", "70B", "405B"], "params_b": [7, 13, 34, 70, 405]})
-    bits = alt.param(name="bits", value=default_bits, bind=alt.binding_range(min=1, max=16, step=1, name="weight bits "))
-    group = alt.param(name="group", value=default_group, bind=alt.binding_select(options=[32, 64, 128, 256, 1024, 4096], name="group size "))
-    base = alt.Chart(sizes).transform_calculate(
-        fp16="datum.params_b * 2",
-        quantized="datum.params_b * (bits + 16 / group) / 8",  # one FP16 scale per group
-    ).transform_fold(["fp16", "quantized"], as_=["format", "GB"])
+    bits = alt.param(
+        name="bits", value=default_bits, bind=alt.binding_range(min=1, max=16, step=1, name="weight bits ")
+    )
+    group = alt.param(
+        name="group",
+        value=default_group,
+        bind=alt.binding_select(options=[32, 64, 128, 256, 1024, 4096], name="group size "),
+    )
+    base = (
+        alt.Chart(sizes)
+        .transform_calculate(
+            fp16="datum.params_b * 2",
+            quantized="datum.params_b * (bits + 16 / group) / 8",  # one FP16 scale per group
+        )
+        .transform_fold(["fp16", "quantized"], as_=["format", "GB"])
+    )
     return (
         base.mark_bar()
         .encode(
             x=alt.X("model:N", sort=None, title="model size (parameters)"),
             xOffset="format:N",
             y=alt.Y("GB:Q", title="weight memory (GB)"),
-            color=alt.Color("format:N", title="format", scale=alt.Scale(domain=["fp16", "quantized"], range=["#9aa5b1", PALETTE[0]])),
+            color=alt.Color(
+                "format:N", title="format", scale=alt.Scale(domain=["fp16", "quantized"], range=["#9aa5b1", PALETTE[0]])
+            ),
             tooltip=["model:N", "format:N", alt.Tooltip("GB:Q", format=".1f")],
         )
         .add_params(bits, group)

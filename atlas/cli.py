@@ -1,12 +1,12 @@
 """`python -m atlas COMMAND`: the command-line contract that maintainers, CI and tests rely on.
 
-    validate [PATH ...]   check everything (problems as FILE:LINE: message; exit 1 if any); never writes
-    add                   add a paper from BibTeX (--bibtex FILE or -) or an arXiv id (--arxiv ID)
-    update KEY            record a venue, journal, DOI or code link for a paper already in the Atlas
-    format [--check]      put bib/papers.bib and the YAML in canonical order and style
-    build [--clean]       validate, then build the book to _build/html (strict: any warning fails)
-    export DIR            write the dataset as CSV, JSON and BibTeX
-    schema [--write]      check (or regenerate) data/schema/paper.schema.json from the taxonomy
+validate [PATH ...]   check everything (problems as FILE:LINE: message; exit 1 if any); never writes
+add                   add a paper from BibTeX (--bibtex FILE or -) or an arXiv id (--arxiv ID)
+update KEY            record a venue, journal, DOI or code link for a paper already in the Atlas
+format [--check]      put bib/papers.bib and the YAML in canonical order and style
+build [--clean]       validate, then build the book to _build/html (strict: any warning fails)
+export DIR            write the dataset as CSV, JSON and BibTeX
+schema [--write]      check (or regenerate) data/schema/paper.schema.json from the taxonomy
 """
 
 import argparse
@@ -48,11 +48,15 @@ def _add(args) -> int:
                 return 1
             text = path.read_text(encoding="utf-8")
         journal_ref = ""
-    report = contribute.add(text, source, args.topic, summary=args.summary, stages=args.stage, kind=args.kind, code=args.code)
+    report = contribute.add(
+        text, source, args.topic, summary=args.summary, stages=args.stage, kind=args.kind, code=args.code
+    )
     print("\n".join(report.lines))
     if journal_ref:
-        print(f"arXiv lists a journal reference: {journal_ref!r}. If the paper appeared there, record it with "
-              f"`python -m atlas update KEY --venue ...` (or --journal ...).")
+        print(
+            f"arXiv lists a journal reference: {journal_ref!r}. If the paper appeared there, record it with "
+            f"`python -m atlas update KEY --venue ...` (or --journal ...)."
+        )
     return 0
 
 
@@ -110,7 +114,9 @@ def _schema(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m atlas", description="The LLM Efficiency Atlas: dataset checks, book build and exports.")
+    p = argparse.ArgumentParser(
+        prog="python -m atlas", description="The LLM Efficiency Atlas: dataset checks, book build and exports."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check the dataset (or only report on the named files)")
     v.add_argument("paths", nargs="*", help="files to report on (default: everything)")
@@ -119,15 +125,28 @@ def parser() -> argparse.ArgumentParser:
     source = a.add_mutually_exclusive_group(required=True)
     source.add_argument("--bibtex", metavar="FILE", help="a file with one BibTeX entry, or - for standard input")
     source.add_argument("--arxiv", metavar="ID", help="an arXiv id: fetch the metadata from arXiv (needs the network)")
-    a.add_argument("--topic", action="append", default=[], required=True, help="a topic id from data/taxonomy.yaml (repeat; the first is primary)")
+    a.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        required=True,
+        help="a topic id from data/taxonomy.yaml (repeat; the first is primary)",
+    )
     a.add_argument("--summary", help="1-3 sentences in your own words")
-    a.add_argument("--stage", action="append", help="pretraining, finetuning, inference or serving (repeat; default: the chapter's)")
+    a.add_argument(
+        "--stage",
+        action="append",
+        help="pretraining, finetuning, inference or serving (repeat; default: the chapter's)",
+    )
     a.add_argument("--kind", help="method (default), system, survey, benchmark or analysis")
     a.add_argument("--code", help="the official code repository (https://...)")
     a.set_defaults(run=_add)
     u = sub.add_parser("update", help="record a venue, journal, DOI or code for a paper already in the Atlas")
     u.add_argument("key")
-    u.add_argument("--venue", help="the conference it appeared at, e.g. 'Advances in Neural Information Processing Systems (NeurIPS 2023)'")
+    u.add_argument(
+        "--venue",
+        help="the conference it appeared at, e.g. 'Advances in Neural Information Processing Systems (NeurIPS 2023)'",
+    )
     u.add_argument("--journal", help="the journal it appeared in")
     u.add_argument("--doi", help="the published version's DOI")
     u.add_argument("--code", help="the official code repository (https://...)")

@@ -15,14 +15,14 @@ from atlas import paths
 
 TAGS = ["remove-cell"]  # the site hides the cell; Colab and Jupyter show it
 
-_TEMPLATE = '''# Setup for Colab: fetch the Atlas (code and data) and install what Colab lacks. Does nothing elsewhere.
+_TEMPLATE = """# Setup for Colab: fetch the Atlas (code and data) and install what Colab lacks. Does nothing elsewhere.
 import os, subprocess, sys
 if "google.colab" in sys.modules and not os.path.isdir("llm-efficiency-atlas"):
     repo = os.environ.get("ATLAS_REPO_URL", "{url}")
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", repo, "llm-efficiency-atlas"], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "llm-efficiency-atlas"], check=True)
 if os.path.isdir("llm-efficiency-atlas"):
-    sys.path.insert(0, os.path.abspath("llm-efficiency-atlas"))'''
+    sys.path.insert(0, os.path.abspath("llm-efficiency-atlas"))"""
 
 
 def repository_url(config: Path | None = None) -> str:

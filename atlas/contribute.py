@@ -18,10 +18,35 @@ from atlas.formatting import write_atomically
 from atlas.problems import Problem
 
 KEEP_FIELDS = set(bibtex.FIELD_ORDER)
-STOPWORDS = {"a", "an", "the", "on", "of", "for", "towards", "toward", "in", "to", "and", "with", "is", "are", "via",
-             "from", "by", "at", "do", "does", "can", "what", "how", "why", "when"}
+STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "on",
+    "of",
+    "for",
+    "towards",
+    "toward",
+    "in",
+    "to",
+    "and",
+    "with",
+    "is",
+    "are",
+    "via",
+    "from",
+    "by",
+    "at",
+    "do",
+    "does",
+    "can",
+    "what",
+    "how",
+    "why",
+    "when",
+}
 # Google Scholar writes arXiv preprints as journal = {arXiv preprint arXiv:2210.17323}
-SCHOLAR_ARXIV = re.compile(r"arxiv(?:\s+preprint)?(?:\s+arxiv)?\s*:?\s*(\d{4}\.\d{4,5})", re.I)
+SCHOLAR_ARXIV = re.compile(r"arxiv(?:\s+preprint)?(?:\s+arxiv)?\s*:?\s*(\d{4}\.\d{4,5})", re.IGNORECASE)
 NEW_STYLE_ARXIV = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
 
 
@@ -42,6 +67,7 @@ class Report:
 
 
 # --- normalising an incoming entry ---------------------------------------------------------------------
+
 
 def _ascii_letters(text: str) -> str:
     plain = unicodedata.normalize("NFKD", bibtex.to_text(text)).encode("ascii", "ignore").decode().lower()
@@ -80,13 +106,15 @@ def normalise(entry: bibtex.BibEntry) -> tuple[bibtex.BibEntry, list[str]]:
             pass
         fields["archiveprefix"] = "arXiv"
     if "doi" in fields:
-        fields["doi"] = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", fields["doi"], flags=re.I)
+        fields["doi"] = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", fields["doi"], flags=re.IGNORECASE)
     year_from_id = NEW_STYLE_ARXIV.match(fields.get("eprint", ""))
     if year_from_id:
         first_year = str(2000 + int(year_from_id.group(1)))
         if fields.get("year") != first_year:
-            notes.append(f"year set to {first_year} from the arXiv id, the first public version"
-                         + (f" (the entry said {fields['year']})" if fields.get("year") else ""))
+            notes.append(
+                f"year set to {first_year} from the arXiv id, the first public version"
+                + (f" (the entry said {fields['year']})" if fields.get("year") else "")
+            )
             fields["year"] = first_year
     if not fields.get("url"):
         if fields.get("eprint"):
@@ -112,6 +140,7 @@ def normalise(entry: bibtex.BibEntry) -> tuple[bibtex.BibEntry, list[str]]:
 
 # --- the dataset as it is on disk -------------------------------------------------------------------
 
+
 @dataclass
 class OnDisk:
     root: Path
@@ -130,7 +159,16 @@ def _load(root: Path | None) -> OnDisk:
     entries, bib_problems = bibtex.parse(text, bib_file)
     problems += bib_problems
     if taxonomy is None or problems:
-        raise Refused(problems + [Problem(bib_file, 1, "the dataset has problems; fix them first (python -m atlas validate) so nothing is lost")])
+        raise Refused(
+            problems
+            + [
+                Problem(
+                    bib_file,
+                    1,
+                    "the dataset has problems; fix them first (python -m atlas validate) so nothing is lost",
+                )
+            ]
+        )
     return OnDisk(root, taxonomy, bib_path, text, entries)
 
 
@@ -141,7 +179,15 @@ def _write_bib(disk: OnDisk, new_text: str, expect: dict[str, bibtex.BibEntry]) 
     got = {e.key: (e.entry_type, e.fields) for e in again}
     want = {k: (e.entry_type, e.fields) for k, e in expect.items()}
     if problems or got != want:
-        raise Refused([Problem(file, 1, "the change could not be written without disturbing other entries; nothing was written (please report this)")])
+        raise Refused(
+            [
+                Problem(
+                    file,
+                    1,
+                    "the change could not be written without disturbing other entries; nothing was written (please report this)",
+                )
+            ]
+        )
     disk.bib_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(disk.bib_path, new_text)
 
@@ -154,14 +200,26 @@ def _suggest(word: str, choices) -> str:
 def _record_problems(record: dict, disk: OnDisk, file: str) -> list[Problem]:
     fast, explain = validate._validators_for(disk.taxonomy)
     text = records.render(record)
-    return [Problem(file, yamlio.line_of(text, list(e.absolute_path)), validate._explain(e, disk.taxonomy))
-            for e in validate._schema_errors({**record, "added": str(record["added"])}, fast, explain)]
+    return [
+        Problem(file, yamlio.line_of(text, list(e.absolute_path)), validate._explain(e, disk.taxonomy))
+        for e in validate._schema_errors({**record, "added": str(record["added"])}, fast, explain)
+    ]
 
 
 # --- add ---------------------------------------------------------------------------------------------
 
-def add(bibtex_text: str, source: str, topics: list[str], summary: str | None = None, stages: list[str] | None = None,
-        kind: str | None = None, code: str | None = None, root: Path | None = None, today: dt.date | None = None) -> Report:
+
+def add(
+    bibtex_text: str,
+    source: str,
+    topics: list[str],
+    summary: str | None = None,
+    stages: list[str] | None = None,
+    kind: str | None = None,
+    code: str | None = None,
+    root: Path | None = None,
+    today: dt.date | None = None,
+) -> Report:
     disk = _load(root)
     bib_file = paths.relative(disk.bib_path)
     incoming, problems = bibtex.parse(bibtex_text, source)
@@ -174,7 +232,13 @@ def add(bibtex_text: str, source: str, topics: list[str], summary: str | None = 
     problems = [Problem(source, incoming[0].line, p.message) for p in bibtex.entry_problems(entry, source)]
     unknown = [t for t in topics if t not in disk.taxonomy.topics]
     for topic in unknown:
-        problems.append(Problem(source, 1, f"unknown topic {topic!r}{_suggest(topic, disk.taxonomy.topics)}; the topics are listed in data/taxonomy.yaml"))
+        problems.append(
+            Problem(
+                source,
+                1,
+                f"unknown topic {topic!r}{_suggest(topic, disk.taxonomy.topics)}; the topics are listed in data/taxonomy.yaml",
+            )
+        )
     if not topics:
         problems.append(Problem(source, 1, "name at least one --topic (the first is the paper's primary topic)"))
     if problems:
@@ -183,19 +247,41 @@ def add(bibtex_text: str, source: str, topics: list[str], summary: str | None = 
     same = duplicates.match(entry, disk.entries)
     if same:
         other, reason = same
-        raise Refused([Problem(source, incoming[0].line, f"this paper is already in the Atlas as {other.key!r} ({bib_file}:{other.line}): "
-                                                         f"{reason}. To record a venue or code for it, use `python -m atlas update {other.key}`")])
+        raise Refused(
+            [
+                Problem(
+                    source,
+                    incoming[0].line,
+                    f"this paper is already in the Atlas as {other.key!r} ({bib_file}:{other.line}): "
+                    f"{reason}. To record a venue or code for it, use `python -m atlas update {other.key}`",
+                )
+            ]
+        )
     taken = {e.key for e in disk.entries}
     if entry.key in taken:  # another paper already has this key: extend it with the next title word, or a letter
-        words = [w for w in (_ascii_letters(w) for w in bibtex.to_text(entry.fields["title"]).split()) if w and w not in STOPWORDS]
-        candidates = [entry.key + "".join(words[1:n]) for n in range(2, len(words) + 1)] + [entry.key + c for c in "bcdefgh"]
+        words = [
+            w
+            for w in (_ascii_letters(w) for w in bibtex.to_text(entry.fields["title"]).split())
+            if w and w not in STOPWORDS
+        ]
+        candidates = [entry.key + "".join(words[1:n]) for n in range(2, len(words) + 1)] + [
+            entry.key + c for c in "bcdefgh"
+        ]
         key = next(k for k in candidates if k not in taken)
         notes.append(f"key {entry.key!r} belongs to another paper, so this one is {key!r}")
         entry = bibtex.BibEntry(key, entry.entry_type, entry.fields, 1, {}, "")
     record_path = paths.papers_dir(disk.root) / f"{entry.key}.yaml"
     record_file = paths.relative(record_path)
     if record_path.exists():
-        raise Refused([Problem(record_file, 1, f"{record_file} already exists without a BibTeX entry; remove it or pick another key")])
+        raise Refused(
+            [
+                Problem(
+                    record_file,
+                    1,
+                    f"{record_file} already exists without a BibTeX entry; remove it or pick another key",
+                )
+            ]
+        )
 
     chapter = disk.taxonomy.topics[topics[0]].chapter
     record = {
@@ -207,7 +293,9 @@ def add(bibtex_text: str, source: str, topics: list[str], summary: str | None = 
         **({"code": code} if code else {}),
         "added": today or dt.date.today(),
     }
-    problems = [p for p in _record_problems(record, disk, record_file) if not (summary is None and "summary" in p.message)]
+    problems = [
+        p for p in _record_problems(record, disk, record_file) if not (summary is None and "summary" in p.message)
+    ]
     if problems:
         raise Refused(problems)
 
@@ -240,27 +328,44 @@ def add(bibtex_text: str, source: str, topics: list[str], summary: str | None = 
     report.say("Next steps (then open a pull request):")
     step = 1
     if not summary:
-        report.say(f"  {step}. Write the summary in {record_file}: 1-3 sentences in your own words on what the technique does and what it saves.")
+        report.say(
+            f"  {step}. Write the summary in {record_file}: 1-3 sentences in your own words on what the technique does and what it saves."
+        )
         step += 1
-    report.say(f"  {step}. Check topics {record['topics']} (first = primary), stages {record['stages']} and kind {record['kind']!r}.")
-    report.say(f"  {step + 1}. Add the paper's headline numbers under `results:` (metric, value, baseline, setting, and `where`: Abstract, Table 2, ...).")
+    report.say(
+        f"  {step}. Check topics {record['topics']} (first = primary), stages {record['stages']} and kind {record['kind']!r}."
+    )
+    report.say(
+        f"  {step + 1}. Add the paper's headline numbers under `results:` (metric, value, baseline, setting, and `where`: Abstract, Table 2, ...)."
+    )
     if not code:
-        report.say(f"  {step + 2}. If there is an official code repository, add it as `code:` (or: python -m atlas update {entry.key} --code URL).")
+        report.say(
+            f"  {step + 2}. If there is an official code repository, add it as `code:` (or: python -m atlas update {entry.key} --code URL)."
+        )
     report.say("  Then run: python -m atlas validate")
     return report
 
 
 # --- update ------------------------------------------------------------------------------------------
 
-def update(key: str, venue: str | None = None, journal: str | None = None, doi: str | None = None,
-           code: str | None = None, root: Path | None = None) -> Report:
+
+def update(
+    key: str,
+    venue: str | None = None,
+    journal: str | None = None,
+    doi: str | None = None,
+    code: str | None = None,
+    root: Path | None = None,
+) -> Report:
     disk = _load(root)
     bib_file = paths.relative(disk.bib_path)
     by_key = {e.key: e for e in disk.entries}
     if key not in by_key:
         raise Refused([Problem(bib_file, 1, f"no paper {key!r} in the Atlas{_suggest(key, by_key)}")])
     if not any((venue, journal, doi, code)):
-        raise Refused([Problem(bib_file, by_key[key].line, "nothing to update: give --venue, --journal, --doi or --code")])
+        raise Refused(
+            [Problem(bib_file, by_key[key].line, "nothing to update: give --venue, --journal, --doi or --code")]
+        )
     if venue and journal:
         raise Refused([Problem(bib_file, by_key[key].line, "give --venue (a conference) or --journal, not both")])
     old = by_key[key]
@@ -274,7 +379,7 @@ def update(key: str, venue: str | None = None, journal: str | None = None, doi: 
         fields.pop("booktitle", None)
         fields["journal"], entry_type = " ".join(journal.split()), "article"
     if doi:
-        fields["doi"] = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.I)
+        fields["doi"] = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.IGNORECASE)
     new = bibtex.BibEntry(key, entry_type, fields, old.line, old.field_lines, old.raw, old.bare)
     problems = bibtex.entry_problems(new, bib_file)
     if doi:
@@ -297,12 +402,22 @@ def update(key: str, venue: str | None = None, journal: str | None = None, doi: 
 
     if (entry_type, fields) != (old.entry_type, old.fields):
         if disk.bib_text.count(old.raw) != 1:
-            raise Refused([Problem(bib_file, old.line, "the entry's text could not be located exactly once; run `python -m atlas format` and retry")])
+            raise Refused(
+                [
+                    Problem(
+                        bib_file,
+                        old.line,
+                        "the entry's text could not be located exactly once; run `python -m atlas format` and retry",
+                    )
+                ]
+            )
         new_text = disk.bib_text.replace(old.raw, bibtex.render_entry(new).rstrip("\n"), 1)
         _write_bib(disk, new_text, {e.key: e for e in disk.entries} | {key: new})
         for name in sorted(set(fields) | set(old.fields)):
             if fields.get(name) != old.fields.get(name):
-                report.say(f"  {bib_file}: {key}.{name}: {old.fields.get(name, '(none)')!r} -> {fields.get(name, '(removed)')!r}")
+                report.say(
+                    f"  {bib_file}: {key}.{name}: {old.fields.get(name, '(none)')!r} -> {fields.get(name, '(removed)')!r}"
+                )
         if entry_type != old.entry_type:
             report.say(f"  {bib_file}: {key}: @{old.entry_type} -> @{entry_type}")
     if record is not None:

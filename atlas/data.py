@@ -69,64 +69,106 @@ def frames(checked: validate.Validation) -> Dataset:
         authors = [bibtex.display_name(a) for a in bibtex.split_authors(f.get("author", ""))]
         title = bibtex.to_text(f.get("title", ""))
         year = int(f["year"])
-        venue = bibtex.to_text(next((f[v] for v in bibtex.VENUE_FIELDS if f.get(v)), "")) or ("arXiv" if f.get("eprint") else "")
+        venue = bibtex.to_text(next((f[v] for v in bibtex.VENUE_FIELDS if f.get(v)), "")) or (
+            "arXiv" if f.get("eprint") else ""
+        )
         arxiv = f.get("eprint", "")
         doi = f.get("doi", "")
         first = authors[0] if authors else ""
         short = label(title, first, year)
         primary = data["topics"][0]
-        paper_rows.append({
-            "key": key,
-            "label": short,
-            "title": title,
-            "authors": ", ".join(authors),
-            "first_author": first,
-            "n_authors": len(authors),
-            "year": year,
-            "venue": venue,
-            "peer_reviewed": entry.entry_type in ("inproceedings", "article", "incollection"),
-            "entry_type": entry.entry_type,
-            "arxiv": arxiv,
-            "doi": doi,
-            "url": f"https://doi.org/{doi}" if doi else (f"https://arxiv.org/abs/{arxiv}" if arxiv else f.get("url", "")),
-            "topics": list(data["topics"]),
-            "primary_topic": primary,
-            "chapter": topics[primary].chapter,
-            "stages": list(data["stages"]),
-            "kind": data["kind"],
-            "summary": " ".join(data["summary"].split()),
-            "code": data.get("code", ""),
-            "added": pd.Timestamp(data["added"]),
-            "n_results": len(data.get("results") or []),
-        })
+        paper_rows.append(
+            {
+                "key": key,
+                "label": short,
+                "title": title,
+                "authors": ", ".join(authors),
+                "first_author": first,
+                "n_authors": len(authors),
+                "year": year,
+                "venue": venue,
+                "peer_reviewed": entry.entry_type in ("inproceedings", "article", "incollection"),
+                "entry_type": entry.entry_type,
+                "arxiv": arxiv,
+                "doi": doi,
+                "url": f"https://doi.org/{doi}"
+                if doi
+                else (f"https://arxiv.org/abs/{arxiv}" if arxiv else f.get("url", "")),
+                "topics": list(data["topics"]),
+                "primary_topic": primary,
+                "chapter": topics[primary].chapter,
+                "stages": list(data["stages"]),
+                "kind": data["kind"],
+                "summary": " ".join(data["summary"].split()),
+                "code": data.get("code", ""),
+                "added": pd.Timestamp(data["added"]),
+                "n_results": len(data.get("results") or []),
+            }
+        )
         for i, topic in enumerate(data["topics"]):
-            topic_rows.append({"key": key, "topic": topic, "topic_title": topics[topic].title,
-                               "chapter": topics[topic].chapter, "primary": i == 0, "year": year})
+            topic_rows.append(
+                {
+                    "key": key,
+                    "topic": topic,
+                    "topic_title": topics[topic].title,
+                    "chapter": topics[topic].chapter,
+                    "primary": i == 0,
+                    "year": year,
+                }
+            )
         for result in data.get("results") or []:
             metric = taxonomy.metrics[result["metric"]]
             bits = _BITS.match(result.get("precision", ""))
-            result_rows.append({
-                "key": key, "label": short, "title": title, "year": year,
-                "primary_topic": primary, "chapter": topics[primary].chapter,
-                "metric": metric.id, "metric_title": metric.title, "unit": metric.unit, "better": metric.better,
-                "value": float(result["value"]),
-                "baseline": result["baseline"],
-                "baseline_value": float(result["baseline_value"]) if "baseline_value" in result else float("nan"),
-                "precision": result.get("precision", ""),
-                "weight_bits": float(bits.group(1)) if bits else float("nan"),
-                "activation_bits": float(bits.group(2)) if bits else float("nan"),
-                "setting": result["setting"],
-                "where": result["where"],
-            })
-    papers = pd.DataFrame(paper_rows, columns=_columns(paper_rows, "key")).sort_values(["year", "key"], ignore_index=True)
+            result_rows.append(
+                {
+                    "key": key,
+                    "label": short,
+                    "title": title,
+                    "year": year,
+                    "primary_topic": primary,
+                    "chapter": topics[primary].chapter,
+                    "metric": metric.id,
+                    "metric_title": metric.title,
+                    "unit": metric.unit,
+                    "better": metric.better,
+                    "value": float(result["value"]),
+                    "baseline": result["baseline"],
+                    "baseline_value": float(result["baseline_value"]) if "baseline_value" in result else float("nan"),
+                    "precision": result.get("precision", ""),
+                    "weight_bits": float(bits.group(1)) if bits else float("nan"),
+                    "activation_bits": float(bits.group(2)) if bits else float("nan"),
+                    "setting": result["setting"],
+                    "where": result["where"],
+                }
+            )
+    papers = pd.DataFrame(paper_rows, columns=_columns(paper_rows, "key")).sort_values(
+        ["year", "key"], ignore_index=True
+    )
     paper_topics = pd.DataFrame(topic_rows, columns=["key", "topic", "topic_title", "chapter", "primary", "year"])
     results = pd.DataFrame(result_rows, columns=_RESULT_COLUMNS)
     return Dataset(taxonomy, papers, paper_topics, results)
 
 
-_RESULT_COLUMNS = ["key", "label", "title", "year", "primary_topic", "chapter", "metric", "metric_title", "unit",
-                   "better", "value", "baseline", "baseline_value", "precision", "weight_bits", "activation_bits",
-                   "setting", "where"]
+_RESULT_COLUMNS = [
+    "key",
+    "label",
+    "title",
+    "year",
+    "primary_topic",
+    "chapter",
+    "metric",
+    "metric_title",
+    "unit",
+    "better",
+    "value",
+    "baseline",
+    "baseline_value",
+    "precision",
+    "weight_bits",
+    "activation_bits",
+    "setting",
+    "where",
+]
 
 
 def _columns(rows, first):

@@ -66,7 +66,11 @@ def find_all(entries: list[BibEntry]) -> list[tuple[BibEntry, BibEntry, str]]:
     for members in blocks.values():
         for n, i in enumerate(members):
             for j in members[:n]:
-                if (j, i) not in seen_pairs and ids[i].title and (reason := same_paper(ids[i], ids[j])) == "nearly the same title":
+                if (
+                    (j, i) not in seen_pairs
+                    and ids[i].title
+                    and (reason := same_paper(ids[i], ids[j])) == "nearly the same title"
+                ):
                     report(i, j, reason)
     return sorted(found, key=lambda t: t[0].line)
 

@@ -48,7 +48,9 @@ def format_bib(path: Path, check: bool, outcome: Outcome) -> None:
         return
     again, problems = bibtex.parse(rendered, file)
     if problems or not _same_entries(entries, again):  # never lose or alter an entry
-        outcome.problems.append(Problem(file, 1, "formatting would change the entries' content; nothing was written (please report this)"))
+        outcome.problems.append(
+            Problem(file, 1, "formatting would change the entries' content; nothing was written (please report this)")
+        )
         return
     outcome.changed.append(file)
     if not check:

@@ -13,7 +13,9 @@ from atlas.bibtex import KEY_PATTERN
 from atlas.taxonomy import Taxonomy
 
 PRECISION_PATTERN = r"^W[0-9.]+A[0-9.]+(KV[0-9.]+)?$"
-WHERE_PATTERN = r"^(Abstract|Introduction|Conclusion|README|(Table|Figure|Section|Appendix|Algorithm|Equation) [A-Za-z0-9.]+)"
+WHERE_PATTERN = (
+    r"^(Abstract|Introduction|Conclusion|README|(Table|Figure|Section|Appendix|Algorithm|Equation) [A-Za-z0-9.]+)"
+)
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -28,9 +30,17 @@ def build(taxonomy: Taxonomy) -> dict:
             "value": {"type": "number", "description": "the number as the paper reports it, in the metric's unit"},
             "baseline": {**text, "description": "what the number is compared with"},
             "baseline_value": {"type": "number", "description": "the baseline's number in the same table, where given"},
-            "precision": {"type": "string", "pattern": PRECISION_PATTERN, "description": "quantization setting, e.g. W4A16 or W4A8KV4"},
+            "precision": {
+                "type": "string",
+                "pattern": PRECISION_PATTERN,
+                "description": "quantization setting, e.g. W4A16 or W4A8KV4",
+            },
             "setting": {**text, "description": "model / data / hardware, short"},
-            "where": {"type": "string", "pattern": WHERE_PATTERN, "description": "where in the paper: Abstract, Table 2, Figure 3, Section 4.1"},
+            "where": {
+                "type": "string",
+                "pattern": WHERE_PATTERN,
+                "description": "where in the paper: Abstract, Table 2, Figure 3, Section 4.1",
+            },
         },
     }
     return {
@@ -42,14 +52,36 @@ def build(taxonomy: Taxonomy) -> dict:
         "additionalProperties": False,
         "required": ["key", "topics", "stages", "kind", "summary", "added"],
         "properties": {
-            "key": {"type": "string", "pattern": KEY_PATTERN.pattern, "description": "the BibTeX key, equal to the file name"},
-            "topics": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(taxonomy.topics)},
-                       "description": "topic ids from data/taxonomy.yaml; the first is the primary topic"},
+            "key": {
+                "type": "string",
+                "pattern": KEY_PATTERN.pattern,
+                "description": "the BibTeX key, equal to the file name",
+            },
+            "topics": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"enum": list(taxonomy.topics)},
+                "description": "topic ids from data/taxonomy.yaml; the first is the primary topic",
+            },
             "stages": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(taxonomy.stages)}},
             "kind": {"enum": list(taxonomy.kinds)},
-            "summary": {"type": "string", "minLength": 40, "maxLength": 900, "description": "1-3 sentences in the Atlas's own words"},
-            "code": {"type": "string", "pattern": r"^https://[^\s()<>\[\]{}\"'`]+$", "description": "the official code repository"},
-            "added": {"type": "string", "pattern": DATE_PATTERN, "description": "the date the paper entered the Atlas (YYYY-MM-DD)"},
+            "summary": {
+                "type": "string",
+                "minLength": 40,
+                "maxLength": 900,
+                "description": "1-3 sentences in the Atlas's own words",
+            },
+            "code": {
+                "type": "string",
+                "pattern": r"^https://[^\s()<>\[\]{}\"'`]+$",
+                "description": "the official code repository",
+            },
+            "added": {
+                "type": "string",
+                "pattern": DATE_PATTERN,
+                "description": "the date the paper entered the Atlas (YYYY-MM-DD)",
+            },
             "results": {"type": "array", "items": result, "description": "headline numbers as the paper reports them"},
         },
     }

@@ -57,8 +57,12 @@ def vega_bundle(cache_dir: Path) -> str:
     vl_version = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0]
     cached = Path(cache_dir) / f"atlas-vega-{vlc.__version__}-vl{vl_version}.js"
     if not cached.exists():
-        text = _BUNDLE_WRAPPER.format(vega=vlc.get_vega_version(), vl=vl_version, embed=vlc.get_vega_embed_version(),
-                                      bundle=vlc.javascript_bundle(vl_version=vl_version))
+        text = _BUNDLE_WRAPPER.format(
+            vega=vlc.get_vega_version(),
+            vl=vl_version,
+            embed=vlc.get_vega_embed_version(),
+            bundle=vlc.javascript_bundle(vl_version=vl_version),
+        )
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(text, encoding="utf-8")
     return cached.read_text(encoding="utf-8")
@@ -111,6 +115,7 @@ def _write_bundle(app, exception):
 def _drop_thebe(app, pagename, templatename, context, doctree):
     """Jupyter Book always loads sphinx-thebe, which points at a CDN and declares its config twice.
     The Atlas runs code in Colab instead, so its scripts are left out of every page."""
+
     def is_thebe(script):
         body = getattr(script, "attributes", {}).get("body", "") or ""
         return "sphinx-thebe" in str(getattr(script, "filename", script) or "") or "THEBE_JS_URL" in body

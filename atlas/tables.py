@@ -61,7 +61,9 @@ def taxonomy_markdown(dataset) -> str:
     for chapter in dataset.taxonomy.chapters:
         for i, topic in enumerate(chapter.topics):
             name = f"**{escape(chapter.title)}**" if i == 0 else ""
-            lines.append(f"| {name} | {escape(topic.title)} | {int(counts.get(topic.id, 0))} | {escape(topic.description)} |")
+            lines.append(
+                f"| {name} | {escape(topic.title)} | {int(counts.get(topic.id, 0))} | {escape(topic.description)} |"
+            )
     return "\n".join(lines)
 
 

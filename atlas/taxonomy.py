@@ -83,7 +83,10 @@ def check(raw, file: str, text: str) -> list[Problem]:
             if not isinstance(topic, dict) or not all(topic.get(k) for k in ("id", "title", "description")):
                 report(where, "each topic needs id, title and description")
             elif topic["id"] in seen:
-                report(where, f"topic id {topic['id']!r} is used twice (also in chapter {seen[topic['id']]!r}); ids must be unique")
+                report(
+                    where,
+                    f"topic id {topic['id']!r} is used twice (also in chapter {seen[topic['id']]!r}); ids must be unique",
+                )
             else:
                 seen[topic["id"]] = chapter["id"]
     for mi, metric in enumerate(raw["metrics"]):
@@ -102,7 +105,9 @@ def check_crosswalk(taxonomy: "Taxonomy", file: str, text: str) -> list[Problem]
             for topic in category.get("topics", []):
                 if topic not in taxonomy.topics:
                     where = ["crosswalk", si, "categories", ki, "topics"]
-                    problems.append(Problem(file, yamlio.line_of(text, where), f"crosswalk names unknown topic {topic!r}"))
+                    problems.append(
+                        Problem(file, yamlio.line_of(text, where), f"crosswalk names unknown topic {topic!r}")
+                    )
     return problems
 
 

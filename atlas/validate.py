@@ -19,6 +19,7 @@ from atlas import bibtex, duplicates, paths, schema, yamlio
 from atlas import taxonomy as taxonomy_mod
 from atlas.problems import Problem
 
+
 @dataclass
 class Record:
     key: str
@@ -115,7 +116,13 @@ def _check_schema_file(v: Validation, root: Path) -> None:
     path = paths.schema_file(root)
     expected = schema.render(v.taxonomy)
     if not path.exists() or path.read_text(encoding="utf-8") != expected:
-        v.problems.append(Problem(paths.relative(path), 1, "the published schema is out of date with data/taxonomy.yaml; run `python -m atlas schema --write`"))
+        v.problems.append(
+            Problem(
+                paths.relative(path),
+                1,
+                "the published schema is out of date with data/taxonomy.yaml; run `python -m atlas schema --write`",
+            )
+        )
 
 
 def _read_records(v: Validation, root: Path, taxonomy) -> None:
@@ -145,13 +152,25 @@ def _read_records(v: Validation, root: Path, taxonomy) -> None:
             continue
         if isinstance(data.get("added"), dt.date):  # YAML reads 2026-11-22 as a date; the schema wants text
             if data["added"] > today:
-                v.problems.append(Problem(file, yamlio.line_of(text, ["added"]), f"`added` is in the future ({data['added']}); use the date the paper entered the Atlas"))
+                v.problems.append(
+                    Problem(
+                        file,
+                        yamlio.line_of(text, ["added"]),
+                        f"`added` is in the future ({data['added']}); use the date the paper entered the Atlas",
+                    )
+                )
             data["added"] = data["added"].isoformat()
         record = Record(str(data.get("key", path.stem)), path, file, data, text)
         for error in _schema_errors(data, fast, explain):
             v.problems.append(Problem(file, record.line(list(error.absolute_path)), _explain(error, taxonomy)))
         if data.get("key") != path.stem:
-            v.problems.append(Problem(file, record.line(["key"]), f"`key` is {data.get('key')!r} but the file is named {path.name}; they must match (the key is the BibTeX key)"))
+            v.problems.append(
+                Problem(
+                    file,
+                    record.line(["key"]),
+                    f"`key` is {data.get('key')!r} but the file is named {path.name}; they must match (the key is the BibTeX key)",
+                )
+            )
         for where, value in _strings(data):
             if bibtex.HTML_PATTERN.search(value):
                 v.problems.append(Problem(file, record.line(where), "contains HTML or a script URL; write plain text"))
@@ -186,10 +205,16 @@ def _suggest(word, choices) -> str:
 def _explain(error: jsonschema.ValidationError, taxonomy) -> str:
     """A jsonschema error as a sentence a contributor can act on."""
     where = _dotted(error.absolute_path)
-    parent = error.absolute_path[-2] if len(error.absolute_path) >= 2 else (error.absolute_path[0] if error.absolute_path else None)
+    parent = (
+        error.absolute_path[-2]
+        if len(error.absolute_path) >= 2
+        else (error.absolute_path[0] if error.absolute_path else None)
+    )
     if error.validator == "required":
         missing = error.message.split("'")[1]
-        return f"{where}: missing `{missing}`" + (" (see CONTRIBUTING.md for the fields)" if where == "the record" else "")
+        return f"{where}: missing `{missing}`" + (
+            " (see CONTRIBUTING.md for the fields)" if where == "the record" else ""
+        )
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema["properties"]))
         return f"{where}: unknown field(s) {', '.join(f'`{e}`' for e in extra)}{_suggest(extra[0], error.schema['properties'])}; allowed: {', '.join(error.schema['properties'])}"
@@ -217,23 +242,42 @@ def _explain(error: jsonschema.ValidationError, taxonomy) -> str:
 
 # --- across files -----------------------------------------------------------------------------------
 
+
 def _check_links(v: Validation, bib_file: str) -> None:
     """One YAML per BibTeX entry and one BibTeX entry per YAML."""
     folder = paths.relative(paths.papers_dir(v.root))
     for key, entry in v.entries.items():
         if key not in v.records:
-            v.problems.append(Problem(bib_file, entry.line, f"entry {key!r} has no annotation file; add {folder}/{key}.yaml (python -m atlas add writes both)"))
+            v.problems.append(
+                Problem(
+                    bib_file,
+                    entry.line,
+                    f"entry {key!r} has no annotation file; add {folder}/{key}.yaml (python -m atlas add writes both)",
+                )
+            )
     for key, record in v.records.items():
         if key not in v.entries:
-            v.problems.append(Problem(record.file, record.line(["key"]), f"no BibTeX entry {key!r} in {bib_file}; add it there or rename this file to an existing key"))
+            v.problems.append(
+                Problem(
+                    record.file,
+                    record.line(["key"]),
+                    f"no BibTeX entry {key!r} in {bib_file}; add it there or rename this file to an existing key",
+                )
+            )
 
 
 def _check_duplicates(v: Validation, bib_file: str) -> None:
     """The same paper entered twice: same arXiv id, DOI or (nearly) the same title."""
     for entry, other, reason in duplicates.find_all(list(v.entries.values())):
         field_name = {"the same arXiv id": "eprint", "the same DOI": "doi"}.get(reason.split(" (")[0], "title")
-        v.problems.append(Problem(bib_file, entry.line_of(field_name), f"entry {entry.key!r} has {reason} as {other.key!r}: "
-                                  "one paper, one record; merge them (a preprint and its published version are one record)"))
+        v.problems.append(
+            Problem(
+                bib_file,
+                entry.line_of(field_name),
+                f"entry {entry.key!r} has {reason} as {other.key!r}: "
+                "one paper, one record; merge them (a preprint and its published version are one record)",
+            )
+        )
 
 
 def _check_crosswalk_surveys(v: Validation, root: Path) -> None:
@@ -243,4 +287,10 @@ def _check_crosswalk_surveys(v: Validation, root: Path) -> None:
     for i, survey in enumerate(v.taxonomy.crosswalk):
         key = survey.get("survey")
         if key not in v.entries:
-            v.problems.append(Problem(file, yamlio.line_of(text, ["crosswalk", i, "survey"]), f"the crosswalk names survey {key!r}, which is not in the dataset; add the paper or fix the key"))
+            v.problems.append(
+                Problem(
+                    file,
+                    yamlio.line_of(text, ["crosswalk", i, "survey"]),
+                    f"the crosswalk names survey {key!r}, which is not in the dataset; add the paper or fix the key",
+                )
+            )

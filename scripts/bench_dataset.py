@@ -15,7 +15,23 @@ from pathlib import Path
 
 from atlas import data, paths, taxonomy, validate
 
-WORDS = "sparse low rank attention kernel cache quantized expert pipeline tensor adapter prefix token draft speculative".split()
+WORDS = [
+    "sparse",
+    "low",
+    "rank",
+    "attention",
+    "kernel",
+    "cache",
+    "quantized",
+    "expert",
+    "pipeline",
+    "tensor",
+    "adapter",
+    "prefix",
+    "token",
+    "draft",
+    "speculative",
+]
 
 
 def generate(root: Path, n: int) -> None:
@@ -30,7 +46,7 @@ def generate(root: Path, n: int) -> None:
         words = " ".join(WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(6))
         bib.append(
             f"@inproceedings{{{key},\n  title = {{Paper {i}: {words} number {i * 7919 % 100003}}},\n"
-            f"  author = {{Author, Ann and M{{\\\"u}}ller, Bob and Chen, Li}},\n  year = {{{year}}},\n"
+            f'  author = {{Author, Ann and M{{\\"u}}ller, Bob and Chen, Li}},\n  year = {{{year}}},\n'
             f"  booktitle = {{Conference (CONF {year + 1})}},\n  eprint = {{{2000 + i // 90000}.{10000 + i % 90000:05d}}},\n"
             f"  archiveprefix = {{arXiv}},\n  url = {{https://arxiv.org/abs/{2000 + i // 90000}.{10000 + i % 90000:05d}}},\n}}\n"
         )
@@ -57,9 +73,11 @@ def main() -> int:
         if checked.problems:
             print("\n".join(map(str, checked.problems[:10])))
             return 1
-        print(f"{n} papers: validate {validated - start:.2f} s (pybtex in parallel), "
-              f"DataFrames {loaded - validated:.2f} s, total {loaded - start:.2f} s; "
-              f"{len(dataset.papers)} papers, {len(dataset.results)} results")
+        print(
+            f"{n} papers: validate {validated - start:.2f} s (pybtex in parallel), "
+            f"DataFrames {loaded - validated:.2f} s, total {loaded - start:.2f} s; "
+            f"{len(dataset.papers)} papers, {len(dataset.results)} results"
+        )
         start = time.perf_counter()
         data.load(root)
         print(f"data.load() as a notebook calls it (no pybtex pass): {time.perf_counter() - start:.2f} s")

@@ -32,9 +32,14 @@ def main() -> int:
         staged = yamlio.read(staged_path)
         try:
             report = contribute.add(
-                bibtex.render_entry(entry), f"{batch}:{entry.line}", list(staged.get("topics") or []),
-                summary=staged.get("summary"), stages=staged.get("stages"), kind=staged.get("kind"),
-                code=staged.get("code"), today=staged.get("added") if isinstance(staged.get("added"), dt.date) else None,
+                bibtex.render_entry(entry),
+                f"{batch}:{entry.line}",
+                list(staged.get("topics") or []),
+                summary=staged.get("summary"),
+                stages=staged.get("stages"),
+                kind=staged.get("kind"),
+                code=staged.get("code"),
+                today=staged.get("added") if isinstance(staged.get("added"), dt.date) else None,
             )
         except contribute.Refused as err:
             refused += [str(p) for p in err.problems]

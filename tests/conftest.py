@@ -40,8 +40,14 @@ def run_atlas(*args, cwd: Path, env: dict | None = None, timeout: int = 600) -> 
     """`python -m atlas ...` as a user runs it, in `cwd` (ATLAS_ROOT set to it unless `env` says otherwise)."""
     environment = {**os.environ, "ATLAS_ROOT": str(cwd), **(env or {})}
     environment.pop("ATLAS_BOOK_BUILD", None)
-    return subprocess.run([sys.executable, "-m", "atlas", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "atlas", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from conftest import copy_repo, run_atlas
 
 pytestmark = pytest.mark.build
@@ -24,7 +23,9 @@ def book(built_book, tmp_path):
 def test_clean_build_has_no_warnings(built_book):
     log = (built_book / "build.log").read_text()
     assert "build succeeded" in log
-    assert not re.search(r"WARNING|ERROR", log.replace("[IPKernelApp] WARNING | Kernel is running over TCP", "")), log[-3000:]
+    assert not re.search(r"WARNING|ERROR", log.replace("[IPKernelApp] WARNING | Kernel is running over TCP", "")), log[
+        -3000:
+    ]
     html = built_book / "_build" / "html"
     assert (html / "book" / "quantization.html").exists() and (html / "_static" / "vega" / "atlas-vega.js").exists()
 
@@ -51,7 +52,11 @@ def test_editing_a_number_reruns_the_chapter_and_changes_the_chart(book):
 def test_a_failing_cell_fails_the_build(book):
     notebook = book / "book" / "quantization.ipynb"
     text = notebook.read_text()
-    broken = text.replace('"from atlas import charts, data, tables\\n",', '"from atlas import charts, data, tables\\n",\n    "raise RuntimeError(\\"deliberately broken cell\\")\\n",', 1)
+    broken = text.replace(
+        '"from atlas import charts, data, tables\\n",',
+        '"from atlas import charts, data, tables\\n",\n    "raise RuntimeError(\\"deliberately broken cell\\")\\n",',
+        1,
+    )
     assert broken != text
     notebook.write_text(broken)
     result = run_atlas("build", cwd=book)
@@ -62,7 +67,11 @@ def test_a_failing_cell_fails_the_build(book):
 
 def test_a_missing_citation_fails_the_build(book):
     intro = book / "book" / "intro.md"
-    intro.write_text(intro.read_text().replace("## How to read a chapter", "See {footcite:p}`nosuch2020paper`.\n\n## How to read a chapter"))
+    intro.write_text(
+        intro.read_text().replace(
+            "## How to read a chapter", "See {footcite:p}`nosuch2020paper`.\n\n## How to read a chapter"
+        )
+    )
     result = run_atlas("build", cwd=book)
     assert result.returncode != 0
     assert "nosuch2020paper" in result.stdout + result.stderr
@@ -73,5 +82,7 @@ def test_malformed_yaml_stops_the_build_before_it_starts(book):
     record.write_text(record.read_text().replace("kind: method", "kind: [method"))
     result = run_atlas("build", cwd=book)
     assert result.returncode == 1
-    assert re.search(r"^data/papers/lin2023awq\.yaml:\d+: YAML syntax error", result.stdout, re.M), result.stdout
+    assert re.search(r"^data/papers/lin2023awq\.yaml:\d+: YAML syntax error", result.stdout, re.MULTILINE), (
+        result.stdout
+    )
     assert "the book was not built" in result.stderr

@@ -21,17 +21,27 @@ def test_offline_html_cannot_break_out_of_its_script(dataset):
 def test_book_build_switches_the_renderer():
     code = "import altair as alt, atlas.charts; print(alt.renderers.active)"
     env = {**os.environ, "ATLAS_BOOK_BUILD": "1"}
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "atlas-offline"
+    assert (
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
+        == "atlas-offline"
+    )
     env.pop("ATLAS_BOOK_BUILD")
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() != "atlas-offline"
+    assert (
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
+        != "atlas-offline"
+    )
 
 
 def test_builders_give_valid_specs_with_the_data(dataset):
     ds = data.load()
     chapter = ds.chapter("quantization")
-    for chart in (charts.papers_per_year(chapter.paper_topics), charts.papers_by_chapter(ds.papers, ds.taxonomy),
-                  charts.reported_ratios(chapter.results), charts.quality_vs_bits(chapter.results),
-                  charts.weight_memory_calculator()):
+    for chart in (
+        charts.papers_per_year(chapter.paper_topics),
+        charts.papers_by_chapter(ds.papers, ds.taxonomy),
+        charts.reported_ratios(chapter.results),
+        charts.quality_vs_bits(chapter.results),
+        charts.weight_memory_calculator(),
+    ):
         spec = chart.to_dict()  # altair validates against the Vega-Lite schema here
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
 

@@ -4,10 +4,10 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import run_atlas
 
 from atlas import bibtex, data, export, tables
 from atlas.problems import DatasetError
-from conftest import run_atlas
 
 
 def test_frames_match_the_files(dataset):
@@ -15,7 +15,9 @@ def test_frames_match_the_files(dataset):
     files = sorted(p.stem for p in (dataset / "data" / "papers").glob("*.yaml"))
     assert sorted(ds.papers["key"]) == files
     assert ds.papers["key"].is_unique
-    n_results = sum(len(data.validate.yamlio.read(dataset / "data" / "papers" / f"{k}.yaml").get("results") or []) for k in files)
+    n_results = sum(
+        len(data.validate.yamlio.read(dataset / "data" / "papers" / f"{k}.yaml").get("results") or []) for k in files
+    )
     assert len(ds.results) == n_results
     assert set(ds.paper_topics["key"]) == set(files)
     assert ds.paper_topics.groupby("key")["primary"].sum().eq(1).all()
@@ -55,27 +57,45 @@ def test_load_refuses_a_broken_dataset(dataset):
         data.load()
 
 
-@pytest.mark.parametrize("latex, text", [
-    (r"Sz{\'e}n{\'a}si", "Szénási"),
-    (r"M\"{u}ller and \v{S}koda", "Müller and Škoda"),
-    (r"{GPTQ}: Accurate {LLM}s --- fast", "GPTQ: Accurate LLMs — fast"),
-    (r"Gr{\"o}{\ss}e \& Co.", "Größe & Co."),
-    (r"na\"ive \c{c}a", "naïve ça"),
-])
+@pytest.mark.parametrize(
+    "latex, text",
+    [
+        (r"Sz{\'e}n{\'a}si", "Szénási"),
+        (r"M\"{u}ller and \v{S}koda", "Müller and Škoda"),
+        (r"{GPTQ}: Accurate {LLM}s --- fast", "GPTQ: Accurate LLMs — fast"),
+        (r"Gr{\"o}{\ss}e \& Co.", "Größe & Co."),
+        (r"na\"ive \c{c}a", "naïve ça"),
+    ],
+)
 def test_latex_to_text(latex, text):
     assert bibtex.to_text(latex) == text
 
 
 def test_author_splitting_keeps_braced_names():
     assert bibtex.split_authors("Doe, J. and {Research and Development Team} and Roe, R.") == [
-        "Doe, J.", "{Research and Development Team}", "Roe, R."]
+        "Doe, J.",
+        "{Research and Development Team}",
+        "Roe, R.",
+    ]
     assert bibtex.display_name("Rouhani, Bita Darvish") == "Bita Darvish Rouhani"
 
 
 def test_table_escapes_markup():
-    row = pd.DataFrame([{"key": "doe2024x", "label": "<b>X</b>", "first_author": "Jane Doe", "year": 2024,
-                         "venue": "Conf (CONF 2024)", "code": "", "url": "https://arxiv.org/abs/2401.00001",
-                         "topics": ["weight-only-quantization"], "summary": "Uses [links](javascript:x) and <script>."}])
+    row = pd.DataFrame(
+        [
+            {
+                "key": "doe2024x",
+                "label": "<b>X</b>",
+                "first_author": "Jane Doe",
+                "year": 2024,
+                "venue": "Conf (CONF 2024)",
+                "code": "",
+                "url": "https://arxiv.org/abs/2401.00001",
+                "topics": ["weight-only-quantization"],
+                "summary": "Uses [links](javascript:x) and <script>.",
+            }
+        ]
+    )
     md = tables.papers_markdown(row, {"weight-only-quantization": "Weight-only"})
     assert "<b>" not in md and "<script>" not in md and "](javascript" not in md
     assert r"\<b\>X\</b\>" in md and "CONF 2024" in md
@@ -84,7 +104,13 @@ def test_table_escapes_markup():
 def test_export_writes_every_format(dataset, tmp_path):
     ds = data.load()
     written = export.write(ds, tmp_path / "out")
-    assert sorted(p.name for p in written) == ["atlas.json", "paper_topics.csv", "papers.bib", "papers.csv", "results.csv"]
+    assert sorted(p.name for p in written) == [
+        "atlas.json",
+        "paper_topics.csv",
+        "papers.bib",
+        "papers.csv",
+        "results.csv",
+    ]
     assert len(pd.read_csv(tmp_path / "out" / "papers.csv")) == len(ds.papers)
     payload = json.loads((tmp_path / "out" / "atlas.json").read_text())
     assert len(payload["results"]) == len(ds.results)

@@ -11,10 +11,10 @@ import jupytext
 import nbformat
 import pytest
 import yaml
+from conftest import REPO, copy_repo
 from nbclient import NotebookClient
 
 from atlas import colab
-from conftest import REPO, copy_repo
 
 TOC = yaml.safe_load((REPO / "_toc.yml").read_text())
 PAGES = [TOC["root"]] + [c["file"] for part in TOC["parts"] for c in part["chapters"]]
@@ -54,7 +54,13 @@ def test_chapter_runs_top_to_bottom(path):
     nb = execute(nbformat.read(path, as_version=4), cwd=path.parent)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
+    stderr = [
+        o.text
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream" and o.name == "stderr"
+    ]
     assert not stderr, f"a chapter should print no warnings: {stderr}"
 
 
@@ -68,7 +74,12 @@ def test_colab_setup_clones_installs_and_the_chapter_runs(tmp_path):
     origin = copy_repo(tmp_path / "origin")
     for name in ("README.md", "LICENSE"):
         (origin / name).write_text((REPO / name).read_text())
-    subprocess.run("git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm snapshot", shell=True, cwd=origin, check=True)
+    subprocess.run(
+        "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm snapshot",
+        shell=True,
+        cwd=origin,
+        check=True,
+    )
     # Colab's kernel has google.colab imported; a stand-in module is enough for the setup cell
     fake = tmp_path / "fake_colab" / "google" / "colab"
     fake.mkdir(parents=True)
@@ -80,12 +91,16 @@ def test_colab_setup_clones_installs_and_the_chapter_runs(tmp_path):
         "PYTHONPATH": str(tmp_path / "fake_colab"),
         "ATLAS_REPO_URL": origin.as_uri(),
         # the cell's pip install runs for real but as a dry run, so this test leaves the environment alone
-        "PIP_DRY_RUN": "1", "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
+        "PIP_DRY_RUN": "1",
+        "PIP_NO_INDEX": "1",
+        "PIP_NO_BUILD_ISOLATION": "0",
     }
     chapter = CHAPTERS[-1]
     nb = nbformat.read(chapter, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell("import google.colab"))
-    nb.cells.append(nbformat.v4.new_code_cell("import atlas.data; print(atlas.data.__file__); print(len(atlas.data.load().papers))"))
+    nb.cells.append(
+        nbformat.v4.new_code_cell("import atlas.data; print(atlas.data.__file__); print(len(atlas.data.load().papers))")
+    )
     nb = execute(nb, cwd=content, env=env)
     clone = content / "llm-efficiency-atlas"
     assert (clone / "bib" / "papers.bib").exists(), "the setup cell did not clone the repository"

@@ -36,8 +36,16 @@ def site(built_book):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         yield chromium
         chromium.close()
 
@@ -51,9 +59,18 @@ def visit(browser, url):
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
     page.on("requestfailed", lambda r: seen["failed"].append(r.url))
     page.on("response", lambda r: seen["failed"].append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("request", lambda r: seen["offsite"].append(r.url) if r.url.split("/", 3)[:3] != origin and not r.url.startswith("data:") else None)
+    page.on(
+        "request",
+        lambda r: (
+            seen["offsite"].append(r.url)
+            if r.url.split("/", 3)[:3] != origin and not r.url.startswith("data:")
+            else None
+        ),
+    )
     page.goto(url, wait_until="networkidle")
-    page.wait_for_function("Array.from(document.querySelectorAll('.atlas-chart')).every(c => c.querySelector('svg.marks'))", timeout=15000)
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.atlas-chart')).every(c => c.querySelector('svg.marks'))", timeout=15000
+    )
     return page, seen
 
 

@@ -4,9 +4,9 @@ import re
 import shutil
 
 import pytest
+from conftest import run_atlas
 
 from atlas import validate
-from conftest import run_atlas
 
 GPTQ = "data/papers/frantar2022gptq.yaml"
 
@@ -72,8 +72,10 @@ def test_malformed_yaml_names_file_and_line(dataset):
 
 def test_unknown_topic_suggests_the_right_one(dataset):
     edit(GPTQ, "topics: [weight-only-quantization]", "topics: [weight-only-quantisation]")
-    assert problems() == [f"{GPTQ}:{line_of(GPTQ, 'topics:')}: topics[0]: unknown topic 'weight-only-quantisation' "
-                          "(did you mean 'weight-only-quantization'?); the topics are listed in data/taxonomy.yaml"]
+    assert problems() == [
+        f"{GPTQ}:{line_of(GPTQ, 'topics:')}: topics[0]: unknown topic 'weight-only-quantisation' "
+        "(did you mean 'weight-only-quantization'?); the topics are listed in data/taxonomy.yaml"
+    ]
 
 
 def test_missing_field(dataset):
@@ -87,8 +89,12 @@ def test_unknown_field_and_bad_result(dataset):
     edit(GPTQ, "where: Abstract", "where: somewhere in the paper")
     found = problems()
     assert any("unknown field(s) `venue`" in p for p in found), found
-    assert any(p.startswith(f"{GPTQ}:{line_of(GPTQ, '3.25x')}:") and "results[0].value: must be a number" in p for p in found), found
-    assert any("results[0].where: 'somewhere in the paper' is not valid; name the place in the paper" in p for p in found), found
+    assert any(
+        p.startswith(f"{GPTQ}:{line_of(GPTQ, '3.25x')}:") and "results[0].value: must be a number" in p for p in found
+    ), found
+    assert any(
+        "results[0].where: 'somewhere in the paper' is not valid; name the place in the paper" in p for p in found
+    ), found
 
 
 def test_key_must_match_file_name(dataset):
@@ -99,28 +105,43 @@ def test_key_must_match_file_name(dataset):
 
 def test_yaml_without_bibtex_and_bibtex_without_yaml(dataset):
     copy_record("frantar2022gptq", "nobody2024orphan")
-    append_bib("@misc{lonely2024entry,\n  title = {A Lonely Entry},\n  author = {Doe, Jane},\n  year = {2024},\n  url = {https://example.org/x},\n}\n")
+    append_bib(
+        "@misc{lonely2024entry,\n  title = {A Lonely Entry},\n  author = {Doe, Jane},\n  year = {2024},\n  url = {https://example.org/x},\n}\n"
+    )
     found = problems()
-    assert "data/papers/nobody2024orphan.yaml:1: no BibTeX entry 'nobody2024orphan' in bib/papers.bib; add it there or rename this file to an existing key" in found
-    assert any(p.startswith("bib/papers.bib:") and "entry 'lonely2024entry' has no annotation file; add data/papers/lonely2024entry.yaml" in p for p in found), found
+    assert (
+        "data/papers/nobody2024orphan.yaml:1: no BibTeX entry 'nobody2024orphan' in bib/papers.bib; add it there or rename this file to an existing key"
+        in found
+    )
+    assert any(
+        p.startswith("bib/papers.bib:")
+        and "entry 'lonely2024entry' has no annotation file; add data/papers/lonely2024entry.yaml" in p
+        for p in found
+    ), found
 
 
 def test_duplicate_bibtex_key(dataset):
-    append_bib("@misc{frantar2022gptq,\n  title = {Something Else},\n  author = {Doe, Jane},\n  year = {2022},\n  url = {https://example.org/x},\n}\n")
+    append_bib(
+        "@misc{frantar2022gptq,\n  title = {Something Else},\n  author = {Doe, Jane},\n  year = {2022},\n  url = {https://example.org/x},\n}\n"
+    )
     found = problems()
     assert any("duplicate BibTeX key 'frantar2022gptq'" in p for p in found), found
 
 
 def test_duplicate_arxiv_id_doi_and_title(dataset):
-    append_bib("@misc{other2022gptq,\n  title = {Something Different},\n"
-               "  author = {Doe, Jane},\n  year = {2022},\n  eprint = {2210.17323},\n  doi = {10.1000/x1},\n}\n"
-               "@misc{third2023copy,\n  title = {Yet Another Paper About Things},\n  author = {Doe, Jane},\n  year = {2023},\n  doi = {10.1000/X1},\n}\n"
-               "@misc{fourth2022gptq,\n  title = {{GPTQ}: accurate post-training quantization for generative pre-trained transformers},\n"
-               "  author = {Doe, Jane},\n  year = {2022},\n  url = {https://example.org/gptq},\n}\n")
+    append_bib(
+        "@misc{other2022gptq,\n  title = {Something Different},\n"
+        "  author = {Doe, Jane},\n  year = {2022},\n  eprint = {2210.17323},\n  doi = {10.1000/x1},\n}\n"
+        "@misc{third2023copy,\n  title = {Yet Another Paper About Things},\n  author = {Doe, Jane},\n  year = {2023},\n  doi = {10.1000/X1},\n}\n"
+        "@misc{fourth2022gptq,\n  title = {{GPTQ}: accurate post-training quantization for generative pre-trained transformers},\n"
+        "  author = {Doe, Jane},\n  year = {2022},\n  url = {https://example.org/gptq},\n}\n"
+    )
     for key in ("other2022gptq", "third2023copy", "fourth2022gptq"):
         copy_record("frantar2022gptq", key)
     found = problems()
-    assert any("entry 'other2022gptq' has the same arXiv id (2210.17323) as 'frantar2022gptq'" in p for p in found), found
+    assert any("entry 'other2022gptq' has the same arXiv id (2210.17323) as 'frantar2022gptq'" in p for p in found), (
+        found
+    )
     assert any("entry 'third2023copy' has the same DOI (10.1000/x1) as 'other2022gptq'" in p for p in found), found
     assert any("entry 'fourth2022gptq' has nearly the same title as 'frantar2022gptq'" in p for p in found), found
     assert len([p for p in found if "one paper, one record" in p]) == 3  # one message per duplicate pair
@@ -139,8 +160,10 @@ def test_entry_that_only_pybtex_rejects(dataset):
 
 
 def test_required_bibtex_fields_and_formats(dataset):
-    append_bib("@misc{doe2024thing,\n  title = {A Thing},\n  author = {Doe, Jane},\n  year = {2023},\n  eprint = {arXiv:2401.00001v2},\n}\n"
-               "@misc{roe2024nothing,\n  title = {Nothing},\n  author = {Roe, R.},\n  year = {2024},\n}\n")
+    append_bib(
+        "@misc{doe2024thing,\n  title = {A Thing},\n  author = {Doe, Jane},\n  year = {2023},\n  eprint = {arXiv:2401.00001v2},\n}\n"
+        "@misc{roe2024nothing,\n  title = {Nothing},\n  author = {Roe, R.},\n  year = {2024},\n}\n"
+    )
     copy_record("frantar2022gptq", "doe2024thing")
     copy_record("frantar2022gptq", "roe2024nothing")
     found = problems()
@@ -154,18 +177,31 @@ def test_hostile_strings_are_refused(dataset):
     edit(GPTQ, "GPTQ quantizes", "GPTQ <img src=x onerror=alert(1)> quantizes")
     found = problems()
     assert any(p.startswith("bib/papers.bib:") and "`title` contains HTML" in p for p in found), found
-    assert any(p.startswith(f"{GPTQ}:{line_of(GPTQ, 'summary:')}") or p.startswith(f"{GPTQ}:") and "contains HTML" in p for p in found), found
+    assert any(
+        p.startswith(f"{GPTQ}:{line_of(GPTQ, 'summary:')}") or p.startswith(f"{GPTQ}:") and "contains HTML" in p
+        for p in found
+    ), found
 
 
 def test_stale_schema(dataset):
     edit("data/schema/paper.schema.json", '"weight-only-quantization",', "")
-    assert "data/schema/paper.schema.json:1: the published schema is out of date with data/taxonomy.yaml; run `python -m atlas schema --write`" in problems()
+    assert (
+        "data/schema/paper.schema.json:1: the published schema is out of date with data/taxonomy.yaml; run `python -m atlas schema --write`"
+        in problems()
+    )
 
 
 def test_taxonomy_problems(dataset):
-    edit("data/taxonomy.yaml", "topics: [scaling-laws, compute-optimal-training]", "topics: [scaling-laws, compute-optimal-trainin]")
+    edit(
+        "data/taxonomy.yaml",
+        "topics: [scaling-laws, compute-optimal-training]",
+        "topics: [scaling-laws, compute-optimal-trainin]",
+    )
     found = problems()
-    assert any(p.startswith("data/taxonomy.yaml:") and "crosswalk names unknown topic 'compute-optimal-trainin'" in p for p in found), found
+    assert any(
+        p.startswith("data/taxonomy.yaml:") and "crosswalk names unknown topic 'compute-optimal-trainin'" in p
+        for p in found
+    ), found
 
 
 def test_missing_files(dataset):
