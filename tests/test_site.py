@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 if CHROMIUM is None and os.environ.get("CI"):
     raise RuntimeError("CI must install Debian's chromium for the browser tests (see .ci/run)")
 if CHROMIUM is None:
