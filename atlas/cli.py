@@ -98,6 +98,13 @@ def _export(args) -> int:
     return 0
 
 
+def _stats(args) -> int:
+    from atlas import data, stats
+
+    print(stats.report(data.load(), show_keys=args.keys))
+    return 0
+
+
 def _schema(args) -> int:
     from atlas import schema, taxonomy
 
@@ -160,6 +167,9 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the dataset as CSV, JSON and BibTeX into DIR")
     e.add_argument("dir")
     e.set_defaults(run=_export)
+    st = sub.add_parser("stats", help="what the dataset holds and where its gaps are")
+    st.add_argument("--keys", action="store_true", help="list the papers behind each gap")
+    st.set_defaults(run=_stats)
     s = sub.add_parser("schema", help="check the published JSON Schema against the taxonomy")
     s.add_argument("--write", action="store_true", help="regenerate it")
     s.set_defaults(run=_schema)

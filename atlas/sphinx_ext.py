@@ -7,6 +7,8 @@
 - Offline charts: the vega, vega-lite and vega-embed libraries are written into the site's own
   _static folder, and ATLAS_BOOK_BUILD=1 tells atlas.charts (in the notebook kernels) to emit
   charts that use them.
+- Downloads: the dataset is exported into the site (downloads/), so readers get the data the
+  charts were drawn from.
 """
 
 import hashlib
@@ -104,12 +106,16 @@ def _check_execution_cache(env, fingerprint: str) -> None:
     record.write_text(fingerprint)
 
 
-def _write_bundle(app, exception):
+def _write_site_files(app, exception):
+    """After a successful HTML build: the vega bundle, and the dataset's downloads (book/data.md)."""
     if exception is not None or app.builder.format != "html":
         return
+    from atlas import data, export
+
     target = Path(app.outdir) / "_static" / BUNDLE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(vega_bundle(Path(app.outdir).parent / ".atlas"), encoding="utf-8")
+    export.write(data.load(), Path(app.outdir) / "downloads")
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree):
@@ -128,5 +134,5 @@ def setup(app):
     app.connect("builder-inited", _builder_inited)
     app.connect("html-page-context", _drop_thebe)
     app.connect("env-get-outdated", _outdated)
-    app.connect("build-finished", _write_bundle)
+    app.connect("build-finished", _write_site_files)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

@@ -71,3 +71,40 @@ def taxonomy_table(dataset):
     from IPython.display import Markdown
 
     return Markdown(taxonomy_markdown(dataset))
+
+
+def last_updated(dataset):
+    """One line for the top of a chapter: when its newest paper was added, and how much it holds."""
+    from IPython.display import Markdown
+
+    papers, results = dataset.papers, dataset.results
+    newest = papers["added"].max()
+    return Markdown(
+        f"*Last updated {newest:%Y-%m-%d}: {len(papers)} papers and {len(results)} reported results in this chapter.*"
+    )
+
+
+def whats_new_markdown(dataset, days: int = 90) -> str:
+    """Papers added in the `days` up to the newest addition, grouped by the chapter of their primary topic.
+
+    The window ends at the newest `added` date rather than today, so a rebuild from the same data
+    always shows the same page.
+    """
+    papers = dataset.papers
+    if papers.empty:
+        return "No papers yet."
+    end = papers["added"].max()
+    recent = papers[papers["added"] > end - pd.Timedelta(days=days)]
+    titles = {t.id: t.title for t in dataset.taxonomy.topics.values()}
+    parts = [f"{len(recent)} papers were added in the {days} days up to {end:%Y-%m-%d}."]
+    for chapter in dataset.taxonomy.chapters:
+        rows = recent[recent["chapter"] == chapter.id]
+        if len(rows):
+            parts.append(f"**{escape(chapter.title)}** ({len(rows)})\n\n{papers_markdown(rows, titles)}")
+    return "\n\n".join(parts)
+
+
+def whats_new(dataset, days: int = 90):
+    from IPython.display import Markdown
+
+    return Markdown(whats_new_markdown(dataset, days))

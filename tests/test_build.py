@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from conftest import copy_repo, run_atlas
 
 pytestmark = pytest.mark.build

@@ -8,9 +8,10 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import run_atlas
 
 from atlas import arxiv, bibtex, cli, validate, yamlio
+
+from conftest import run_atlas
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUMMARY = "FlashAttention computes exact attention in tiles held in on-chip memory, so the full attention matrix never travels to GPU main memory."
@@ -403,7 +404,9 @@ def test_format_loses_no_field_on_the_whole_dataset(dataset, capsys):
     # scramble the layout: entries reversed, fields reversed, YAML keys reversed and re-wrapped
     entries, _ = bibtex.parse(Path("bib/papers.bib").read_text(), "x")
     scrambled = "\n".join(
-        "@{}{{{},\n{}}}\n".format(e.entry_type.upper(), e.key, "".join(f"    {k} = {{{v}}},\n" for k, v in reversed(list(e.fields.items()))))
+        "@{}{{{},\n{}}}\n".format(
+            e.entry_type.upper(), e.key, "".join(f"    {k} = {{{v}}},\n" for k, v in reversed(list(e.fields.items())))
+        )
         for e in reversed(entries)
     )
     Path("bib/papers.bib").write_text(scrambled)

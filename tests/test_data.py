@@ -4,10 +4,11 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import run_atlas
 
 from atlas import bibtex, data, export, tables
 from atlas.problems import DatasetError
+
+from conftest import run_atlas
 
 
 def test_frames_match_the_files(dataset):
@@ -120,3 +121,25 @@ def test_export_cli(dataset, tmp_path):
     result = run_atlas("export", str(tmp_path / "exported"), cwd=dataset)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "exported" / "results.csv").exists()
+
+
+def test_stats_counts_and_gaps(dataset):
+    from atlas import stats
+
+    ds = data.load()
+    text = stats.report(ds, show_keys=True)
+    assert text.splitlines()[0].startswith(f"{len(ds.papers)} papers, {len(ds.results)} reported results")
+    built = ds.papers[ds.papers.kind.isin(["method", "system"])]
+    assert f"method and system papers with results: {int((built.n_results > 0).sum())} of {len(built)}" in text
+    assert "topics with fewer than 5 papers: none" in text
+    missing_venue = sorted(ds.papers[~ds.papers.peer_reviewed].key)
+    assert f"no venue (preprint only): {len(missing_venue)}  [{', '.join(missing_venue)}]" in text
+    thin = ds.chapter("scaling")
+    thinned = data.Dataset(ds.taxonomy, ds.papers, ds.paper_topics[ds.paper_topics.topic != "scaling-laws"], ds.results)
+    assert "topics with fewer than 5 papers: scaling-laws" in stats.report(thinned)
+    assert len(thin.papers) > 0
+
+
+def test_stats_cli(dataset):
+    result = run_atlas("stats", cwd=dataset)
+    assert result.returncode == 0 and "papers per chapter and topic" in result.stdout

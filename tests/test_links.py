@@ -33,14 +33,18 @@ def test_dead_links_are_reported_with_file_and_line(tmp_path, monkeypatch, serve
     (tmp_path / "bib").mkdir()
     (tmp_path / "data" / "papers").mkdir(parents=True)
     (tmp_path / "bib" / "papers.bib").write_text(
-        "@misc{alive2024paper,\n  title = {Alive},\n  url = {%s/ok},\n}\n\n"
-        "@misc{gone2024paper,\n  title = {Gone},\n  url = {%s/missing},\n}\n" % (server, server)
+        f"@misc{{alive2024paper,\n  title = {{Alive}},\n  url = {{{server}/ok}},\n}}\n\n"
+        f"@misc{{gone2024paper,\n  title = {{Gone}},\n  url = {{{server}/missing}},\n}}\n"
     )
     (tmp_path / "data" / "papers" / "alive2024paper.yaml").write_text(f"key: alive2024paper\ncode: {server}/nohead\n")
     monkeypatch.setenv("ATLAS_ROOT", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     found = links.collect()
-    assert [(link.file, link.line) for link in found] == [("bib/papers.bib", 3), ("bib/papers.bib", 8), ("data/papers/alive2024paper.yaml", 2)]
+    assert [(link.file, link.line) for link in found] == [
+        ("bib/papers.bib", 3),
+        ("bib/papers.bib", 8),
+        ("data/papers/alive2024paper.yaml", 2),
+    ]
     problems = [str(p) for p in links.dead(found, timeout=5)]
     assert problems == [f"bib/papers.bib:8: dead link {server}/missing (HTTP 404); fix or remove it"]
 

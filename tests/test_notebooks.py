@@ -11,10 +11,11 @@ import jupytext
 import nbformat
 import pytest
 import yaml
-from conftest import REPO, copy_repo
 from nbclient import NotebookClient
 
 from atlas import colab
+
+from conftest import REPO, copy_repo
 
 TOC = yaml.safe_load((REPO / "_toc.yml").read_text())
 PAGES = [TOC["root"]] + [c["file"] for part in TOC["parts"] for c in part["chapters"]]

@@ -108,3 +108,25 @@ def test_chart_tooltip_names_the_paper(browser, site):
     tooltip = page.locator("#vg-tooltip-element").inner_text()
     assert "paper" in tooltip and "where in paper" in tooltip
     page.close()
+
+
+def test_downloads_and_whats_new(browser, site):
+    page, seen = visit(browser, f"{site}/book/data.html")
+    hrefs = page.evaluate("Array.from(document.querySelectorAll('.atlas-downloads a')).map(a => a.href)")
+    assert len(hrefs) == 5
+    for href in hrefs:
+        response = page.request.get(href)
+        assert response.status == 200 and len(response.body()) > 100, href
+    page.close()
+    page, seen = visit(browser, f"{site}/book/whats-new.html")
+    text = page.inner_text("main")
+    assert "papers were added in the 90 days up to" in text
+    assert seen == {"errors": [], "failed": [], "offsite": []}
+    page.close()
+
+
+def test_search_finds_a_paper(browser, site):
+    page, _ = visit(browser, f"{site}/search.html?q=GPTQ")
+    page.wait_for_selector("#search-results li", timeout=15000)
+    assert "Quantization" in page.inner_text("#search-results")
+    page.close()

@@ -4,9 +4,10 @@ import re
 import shutil
 
 import pytest
-from conftest import run_atlas
 
 from atlas import validate
+
+from conftest import run_atlas
 
 GPTQ = "data/papers/frantar2022gptq.yaml"
 

@@ -88,7 +88,12 @@ def test_pull_requests_validate_test_build_and_attach_the_site():
     assert set(data["on"]) == {"pull_request"}
     assert data["permissions"] == {"contents": "read"}
     runs = "\n".join(s.get("run", "") for s in steps(data))
-    for command in ("python -m atlas validate", "python -m atlas format --check", "python -m pytest", "python -m atlas build --clean"):
+    for command in (
+        "python -m atlas validate",
+        "python -m atlas format --check",
+        "python -m pytest",
+        "python -m atlas build --clean",
+    ):
         assert command in runs
     assert "::add-matcher::.github/atlas-problem-matcher.json" in runs
     upload = next(s for s in steps(data) if s.get("uses", "").startswith("actions/upload-artifact@"))
@@ -106,13 +111,21 @@ def test_main_and_weekly_publish_to_pages():
 
 def test_weekly_link_check():
     data = workflow("links.yml")
-    assert data["on"]["schedule"] and "python scripts/check_links.py" in "\n".join(s.get("run", "") for s in steps(data))
+    assert data["on"]["schedule"] and "python scripts/check_links.py" in "\n".join(
+        s.get("run", "") for s in steps(data)
+    )
 
 
 def test_problem_matcher_reads_validator_output():
-    matcher = json.loads((REPO / ".github" / "atlas-problem-matcher.json").read_text())["problemMatcher"][0]["pattern"][0]
+    matcher = json.loads((REPO / ".github" / "atlas-problem-matcher.json").read_text())["problemMatcher"][0]["pattern"][
+        0
+    ]
     match = re.match(matcher["regexp"], "data/papers/frantar2022gptq.yaml:3: topics[0]: unknown topic 'x'")
-    assert match and match.group(matcher["file"]) == "data/papers/frantar2022gptq.yaml" and match.group(matcher["line"]) == "3"
+    assert (
+        match
+        and match.group(matcher["file"]) == "data/papers/frantar2022gptq.yaml"
+        and match.group(matcher["line"]) == "3"
+    )
 
 
 def test_setup_action_installs_cpu_torch_and_the_pins():
@@ -123,7 +136,11 @@ def test_setup_action_installs_cpu_torch_and_the_pins():
 
 
 def test_pre_commit_hooks():
-    hooks = {h["id"]: h for repo in yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())["repos"] for h in repo["hooks"]}
+    hooks = {
+        h["id"]: h
+        for repo in yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())["repos"]
+        for h in repo["hooks"]
+    }
     assert {"nbstripout", "ruff", "atlas-validate", "atlas-format"} <= set(hooks)
     assert hooks["atlas-validate"]["entry"] == "python -m atlas validate"
     requirements = (REPO / "requirements.txt").read_text()
