@@ -433,3 +433,32 @@ def test_format_leaves_a_broken_file_alone(dataset, capsys):
     code, out = atlas(capsys, "format")
     assert code == 1 and "does not parse" in out and "lin2023awq.yaml" in out and "not formatted" in out
     assert snapshot(dataset) == before
+
+
+def test_format_refuses_a_rendering_that_would_lose_an_entry(dataset, capsys, monkeypatch):
+    bib = dataset / "bib" / "papers.bib"
+    bib.write_text(bib.read_text().replace("@inproceedings{frantar2022gptq,", "@INPROCEEDINGS{frantar2022gptq,"))
+    before = snapshot(dataset)
+    real = bibtex.render_file
+    monkeypatch.setattr(bibtex, "render_file", lambda entries: real([e for e in entries if e.key != "frantar2022gptq"]))
+    code, out = atlas(capsys, "format")
+    assert code == 1 and "formatting would change the entries' content; nothing was written" in out
+    assert snapshot(dataset) == before
+
+
+def test_add_refuses_a_write_that_would_disturb_other_entries(fresh, capsys, monkeypatch):
+    before = snapshot(fresh)
+    real = bibtex.render_entry
+    monkeypatch.setattr(bibtex, "render_entry", lambda e: real(e).replace("Flashattention", "Something else"))
+    code, out = atlas(
+        capsys,
+        "add",
+        "--bibtex",
+        str(FIXTURES / "bibtex" / "scholar_flashattention.bib"),
+        "--topic",
+        "attention-kernels",
+        "--summary",
+        SUMMARY,
+    )
+    assert code == 1 and "could not be written without disturbing other entries; nothing was written" in out
+    assert snapshot(fresh) == before  # the YAML written first was removed again
