@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COPY = ["_config.yml", "_toc.yml", "book", "bib", "data", "atlas", "pyproject.toml"]
+COPY = ["_config.yml", "_toc.yml", "book", "bib", "data", "atlas", "pyproject.toml", "CONTRIBUTING.md"]
 
 
 def build(root: Path) -> tuple[float, int]:

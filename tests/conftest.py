@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # what a copy of the repository needs to build (everything git tracks would do; this is faster)
-BOOK_FILES = ["_config.yml", "_toc.yml", "book", "bib", "data", "atlas", "pyproject.toml"]
+BOOK_FILES = ["_config.yml", "_toc.yml", "book", "bib", "data", "atlas", "pyproject.toml", "CONTRIBUTING.md"]
 
 
 def copy_repo(target: Path, with_build: Path | None = None) -> Path:
