@@ -64,47 +64,38 @@ if in_book_build():
 # --- builders ---------------------------------------------------------------------------------------
 
 
-def papers_per_year(paper_topics: pd.DataFrame, title: str = "Papers per year, by topic") -> alt.Chart:
-    """Stacked bars: papers per year, each counted once under its first topic among the rows given
-    (pass a chapter's rows to count papers under that chapter's topics). Click a legend entry to highlight."""
-    first = paper_topics.drop_duplicates("key")  # rows keep each paper's topic order
-    rows = first.groupby(["year", "topic_title"], as_index=False).size()
-    rows = rows.rename(columns={"size": "papers", "topic_title": "topic"})
-    pick = alt.selection_point(fields=["topic"], bind="legend")
+def _papers_per_year(rows: pd.DataFrame, group: str, title: str, order=None) -> alt.Chart:
+    """Stacked bars of `papers` per year, one colour per `group`; a click on the legend highlights one."""
+    pick = alt.selection_point(fields=[group], bind="legend")
     return (
         alt.Chart(rows, title=title)
         .mark_bar()
         .encode(
             x=alt.X("year:O", title="year of first version"),
             y=alt.Y("papers:Q", title="papers", axis=alt.Axis(tickMinStep=1)),
-            color=alt.Color("topic:N", title="topic"),
+            color=alt.Color(f"{group}:N", title=group, sort=order),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.25)),
-            tooltip=["year:O", "topic:N", "papers:Q"],
+            tooltip=["year:O", f"{group}:N", "papers:Q"],
         )
         .add_params(pick)
         .properties(width=WIDTH, height=260)
     )
+
+
+def papers_per_year(paper_topics: pd.DataFrame, title: str = "Papers per year, by topic") -> alt.Chart:
+    """Papers per year, each counted once under its first topic among the rows given (pass a
+    chapter's rows to count papers under that chapter's topics)."""
+    first = paper_topics.drop_duplicates("key")  # rows keep each paper's topic order
+    rows = first.groupby(["year", "topic_title"], as_index=False).size()
+    return _papers_per_year(rows.rename(columns={"size": "papers", "topic_title": "topic"}), "topic", title)
 
 
 def papers_by_chapter(papers: pd.DataFrame, taxonomy, title: str = "Papers per year, by chapter") -> alt.Chart:
-    """Stacked bars of papers per year, coloured by the chapter of each paper's primary topic."""
+    """Papers per year, coloured by the chapter of each paper's primary topic."""
     titles = {c.id: c.title for c in taxonomy.chapters}
     rows = papers.assign(chapter=papers["chapter"].map(titles)).groupby(["year", "chapter"], as_index=False).size()
-    rows = rows.rename(columns={"size": "papers"})
-    pick = alt.selection_point(fields=["chapter"], bind="legend")
-    return (
-        alt.Chart(rows, title=title)
-        .mark_bar()
-        .encode(
-            x=alt.X("year:O", title="year of first version"),
-            y=alt.Y("papers:Q", title="papers", axis=alt.Axis(tickMinStep=1)),
-            color=alt.Color("chapter:N", title="chapter", sort=[c.title for c in taxonomy.chapters]),
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.25)),
-            tooltip=["year:O", "chapter:N", "papers:Q"],
-        )
-        .add_params(pick)
-        .properties(width=WIDTH, height=260)
-    )
+    order = [c.title for c in taxonomy.chapters]
+    return _papers_per_year(rows.rename(columns={"size": "papers"}), "chapter", title, order)
 
 
 def _result_tooltip():

@@ -59,14 +59,9 @@ def format_bib(path: Path, check: bool, outcome: Outcome) -> None:
 
 def format_record(path: Path, check: bool, outcome: Outcome) -> None:
     file = paths.relative(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yamlio.parse(text)
-    except yamlio.YamlSyntaxError as err:
-        outcome.problems.append(Problem(file, err.line, f"{err}; not formatted"))
-        return
-    if not isinstance(data, dict):
-        outcome.problems.append(Problem(file, 1, "not a YAML mapping; not formatted"))
+    data, text, problem = yamlio.read_mapping(path, file)
+    if problem:
+        outcome.problems.append(Problem(problem.file, problem.line, f"{problem.message}; not formatted"))
         return
     rendered = records.render(data)  # raises if it cannot be written without a change
     if rendered == text:

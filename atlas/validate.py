@@ -137,18 +137,9 @@ def _read_records(v: Validation, root: Path, taxonomy) -> None:
             continue
         if path.suffix != ".yaml":
             continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            v.problems.append(Problem(file, 1, f"not valid UTF-8 (byte {err.start}); save the file as UTF-8"))
-            continue
-        try:
-            data = yamlio.parse(text)
-        except yamlio.YamlSyntaxError as err:
-            v.problems.append(Problem(file, err.line, f"{err}; the file could not be read"))
-            continue
-        if not isinstance(data, dict):
-            v.problems.append(Problem(file, 1, "a paper file must be a YAML mapping (key: ..., topics: [...], ...)"))
+        data, text, problem = yamlio.read_mapping(path, file)
+        if problem:
+            v.problems.append(problem)
             continue
         if isinstance(data.get("added"), dt.date):  # YAML reads 2026-11-22 as a date; the schema wants text
             if data["added"] > today:

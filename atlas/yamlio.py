@@ -34,6 +34,23 @@ def read(path: Path):
     return parse(Path(path).read_text(encoding="utf-8"))
 
 
+def read_mapping(path: Path, file: str):
+    """(data, text, None) for a readable YAML mapping, else (None, text, Problem) saying what is wrong."""
+    from atlas.problems import Problem
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        return None, "", Problem(file, 1, f"not valid UTF-8 (byte {err.start}); save the file as UTF-8")
+    try:
+        data = parse(text)
+    except YamlSyntaxError as err:
+        return None, text, Problem(file, err.line, str(err))
+    if not isinstance(data, dict):
+        return None, text, Problem(file, 1, "a paper file must be a YAML mapping (key: ..., topics: [...], ...)")
+    return data, text, None
+
+
 def line_of(text: str, where: list) -> int:
     """The 1-based line of the value at `where` (mapping keys and list indexes) in YAML `text`.
 
