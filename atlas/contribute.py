@@ -6,13 +6,12 @@ is re-read and compared with what it held before, and only then replaced in one 
 """
 
 import datetime as dt
-import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atlas import bibtex, duplicates, paths, records, validate, yamlio
+from atlas import arxiv, bibtex, duplicates, paths, records, validate, yamlio
 from atlas import taxonomy as taxonomy_mod
 from atlas.formatting import write_atomically
 from atlas.problems import Problem
@@ -99,14 +98,12 @@ def normalise(entry: bibtex.BibEntry) -> tuple[bibtex.BibEntry, list[str]]:
         notes.append("an arXiv preprint: written as @misc with its eprint, not as a journal article")
     if "eprint" in fields:
         try:
-            from atlas.arxiv import clean_id
-
-            fields["eprint"] = clean_id(fields["eprint"])
-        except Exception:  # noqa: BLE001 - the validator reports a malformed id with its line
+            fields["eprint"] = arxiv.clean_id(fields["eprint"])
+        except arxiv.ArxivError:  # left as given: the validator reports a malformed id with its line
             pass
         fields["archiveprefix"] = "arXiv"
     if "doi" in fields:
-        fields["doi"] = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", fields["doi"], flags=re.IGNORECASE)
+        fields["doi"] = clean_doi(fields["doi"])
     year_from_id = NEW_STYLE_ARXIV.match(fields.get("eprint", ""))
     if year_from_id:
         first_year = str(2000 + int(year_from_id.group(1)))
@@ -192,17 +189,17 @@ def _write_bib(disk: OnDisk, new_text: str, expect: dict[str, bibtex.BibEntry]) 
     write_atomically(disk.bib_path, new_text)
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def clean_doi(doi: str) -> str:
+    """'https://doi.org/10.1/x' or 'doi:10.1/x' -> '10.1/x'."""
+    return re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.IGNORECASE)
 
 
 def _record_problems(record: dict, disk: OnDisk, file: str) -> list[Problem]:
-    fast, explain = validate._validators_for(disk.taxonomy)
+    fast, detailed = validate.validators_for(disk.taxonomy)
     text = records.render(record)
     return [
-        Problem(file, yamlio.line_of(text, list(e.absolute_path)), validate._explain(e, disk.taxonomy))
-        for e in validate._schema_errors({**record, "added": str(record["added"])}, fast, explain)
+        Problem(file, yamlio.line_of(text, list(e.absolute_path)), validate.explain(e, disk.taxonomy))
+        for e in validate.schema_errors({**record, "added": str(record["added"])}, fast, detailed)
     ]
 
 
@@ -236,7 +233,7 @@ def add(
             Problem(
                 source,
                 1,
-                f"unknown topic {topic!r}{_suggest(topic, disk.taxonomy.topics)}; the topics are listed in data/taxonomy.yaml",
+                f"unknown topic {topic!r}{validate.suggest(topic, disk.taxonomy.topics)}; the topics are listed in data/taxonomy.yaml",
             )
         )
     if not topics:
@@ -361,7 +358,7 @@ def update(
     bib_file = paths.relative(disk.bib_path)
     by_key = {e.key: e for e in disk.entries}
     if key not in by_key:
-        raise Refused([Problem(bib_file, 1, f"no paper {key!r} in the Atlas{_suggest(key, by_key)}")])
+        raise Refused([Problem(bib_file, 1, f"no paper {key!r} in the Atlas{validate.suggest(key, by_key)}")])
     if not any((venue, journal, doi, code)):
         raise Refused(
             [Problem(bib_file, by_key[key].line, "nothing to update: give --venue, --journal, --doi or --code")]
@@ -379,7 +376,7 @@ def update(
         fields.pop("booktitle", None)
         fields["journal"], entry_type = " ".join(journal.split()), "article"
     if doi:
-        fields["doi"] = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.IGNORECASE)
+        fields["doi"] = clean_doi(doi)
     new = bibtex.BibEntry(key, entry_type, fields, old.line, old.field_lines, old.raw, old.bare)
     problems = bibtex.entry_problems(new, bib_file)
     if doi:

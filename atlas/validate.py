@@ -94,7 +94,7 @@ def _pybtex_check(text: str, file: str) -> list[Problem]:
 _validators: dict[str, tuple] = {}
 
 
-def _validators_for(taxonomy):
+def validators_for(taxonomy):
     """A compiled validator for the common case (a valid record: fast) and jsonschema's, which
     explains every error of an invalid one."""
     built = schema.build(taxonomy)
@@ -104,12 +104,12 @@ def _validators_for(taxonomy):
     return _validators[cache_key]
 
 
-def _schema_errors(data, fast, explain) -> list:
+def schema_errors(data, fast, detailed) -> list:
     try:
         fast(data)
         return []
     except fastjsonschema.JsonSchemaException:
-        return sorted(explain.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        return sorted(detailed.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
 
 
 def _check_schema_file(v: Validation, root: Path) -> None:
@@ -128,7 +128,7 @@ def _check_schema_file(v: Validation, root: Path) -> None:
 def _read_records(v: Validation, root: Path, taxonomy) -> None:
     folder = paths.papers_dir(root)
     shown_folder = paths.relative(folder)  # resolved once: per-file resolution dominates large datasets
-    fast, explain = _validators_for(taxonomy)
+    fast, detailed = validators_for(taxonomy)
     today = dt.date.today()
     for path in sorted(folder.glob("*")):
         file = f"{shown_folder}/{path.name}"
@@ -152,8 +152,8 @@ def _read_records(v: Validation, root: Path, taxonomy) -> None:
                 )
             data["added"] = data["added"].isoformat()
         record = Record(str(data.get("key", path.stem)), path, file, data, text)
-        for error in _schema_errors(data, fast, explain):
-            v.problems.append(Problem(file, record.line(list(error.absolute_path)), _explain(error, taxonomy)))
+        for error in schema_errors(data, fast, detailed):
+            v.problems.append(Problem(file, record.line(list(error.absolute_path)), explain(error, taxonomy)))
         if data.get("key") != path.stem:
             v.problems.append(
                 Problem(
@@ -188,12 +188,12 @@ def _dotted(path) -> str:
     return out or "the record"
 
 
-def _suggest(word, choices) -> str:
+def suggest(word, choices) -> str:
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _explain(error: jsonschema.ValidationError, taxonomy) -> str:
+def explain(error: jsonschema.ValidationError, taxonomy) -> str:
     """A jsonschema error as a sentence a contributor can act on."""
     where = _dotted(error.absolute_path)
     parent = (
@@ -208,11 +208,11 @@ def _explain(error: jsonschema.ValidationError, taxonomy) -> str:
         )
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema["properties"]))
-        return f"{where}: unknown field(s) {', '.join(f'`{e}`' for e in extra)}{_suggest(extra[0], error.schema['properties'])}; allowed: {', '.join(error.schema['properties'])}"
+        return f"{where}: unknown field(s) {', '.join(f'`{e}`' for e in extra)}{suggest(extra[0], error.schema['properties'])}; allowed: {', '.join(error.schema['properties'])}"
     if error.validator == "enum":
         vocab = {"topics": "topic", "stages": "stage", "kind": "kind", "metric": "metric"}
         name = vocab.get(str(parent), vocab.get(str(error.absolute_path[-1]) if error.absolute_path else "", "value"))
-        return f"{where}: unknown {name} {error.instance!r}{_suggest(error.instance, error.validator_value)}; the {name}s are listed in data/taxonomy.yaml"
+        return f"{where}: unknown {name} {error.instance!r}{suggest(error.instance, error.validator_value)}; the {name}s are listed in data/taxonomy.yaml"
     if error.validator == "type":
         return f"{where}: must be {'a ' + error.validator_value if isinstance(error.validator_value, str) else error.validator_value}, not {type(error.instance).__name__} {error.instance!r}"
     if error.validator == "pattern":

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from atlas.problems import Problem
+
 try:  # libyaml is about ten times faster; fall back to pure Python where it is missing
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
@@ -36,8 +38,6 @@ def read(path: Path):
 
 def read_mapping(path: Path, file: str):
     """(data, text, None) for a readable YAML mapping, else (None, text, Problem) saying what is wrong."""
-    from atlas.problems import Problem
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
