@@ -1,7 +1,7 @@
 """The book's charts: one theme, an offline renderer for the built site, and builders the chapters share.
 
 Importing this module is all a notebook does to get the right output for where it runs: in
-Jupyter and Colab altair renders natively; in the book build (see atlas.environment) charts are emitted as HTML that calls the vega libraries served from the site
+Jupyter and Colab altair renders natively; in the book build (see atlas.book.environment) charts are emitted as HTML that calls the vega libraries served from the site
 itself, so pages work with no network.
 """
 
@@ -11,7 +11,7 @@ import json
 import altair as alt
 import pandas as pd
 
-from atlas.environment import in_book_build
+from atlas.book.environment import in_book_build
 
 PALETTE = ["#1b6ca8", "#e07b39", "#3a9d5d", "#c23b4e", "#7b5ea7", "#8c6d31", "#d4a017", "#4d4d4d", "#17becf", "#e377c2"]
 WIDTH = 560

@@ -17,7 +17,7 @@ from atlas import paths
 
 
 def _validate(args) -> int:
-    from atlas import validate
+    from atlas.dataset import validate
 
     checked = validate.run(only=args.paths or None)
     for problem in checked.problems:
@@ -31,7 +31,7 @@ def _validate(args) -> int:
 
 
 def _add(args) -> int:
-    from atlas import arxiv, contribute
+    from atlas.dataset import arxiv, contribute
 
     if args.arxiv:
         arxiv_id = arxiv.clean_id(args.arxiv)
@@ -61,7 +61,7 @@ def _add(args) -> int:
 
 
 def _update(args) -> int:
-    from atlas import contribute
+    from atlas.dataset import contribute
 
     report = contribute.update(args.key, venue=args.venue, journal=args.journal, doi=args.doi, code=args.code)
     print("\n".join(report.lines))
@@ -69,7 +69,7 @@ def _update(args) -> int:
 
 
 def _format(args) -> int:
-    from atlas import formatting
+    from atlas.dataset import formatting
 
     outcome = formatting.run(check=args.check)
     for problem in outcome.problems:
@@ -84,13 +84,14 @@ def _format(args) -> int:
 
 
 def _build(args) -> int:
-    from atlas import book
+    from atlas.book import build as book
 
     return book.build(clean=args.clean)
 
 
 def _export(args) -> int:
-    from atlas import data, export
+    from atlas import data
+    from atlas.dataset import export
 
     written = export.write(data.load(), Path(args.dir))
     for path in written:
@@ -99,14 +100,15 @@ def _export(args) -> int:
 
 
 def _stats(args) -> int:
-    from atlas import data, stats
+    from atlas import data
+    from atlas.dataset import stats
 
     print(stats.report(data.load(), show_keys=args.keys))
     return 0
 
 
 def _schema(args) -> int:
-    from atlas import schema, taxonomy
+    from atlas.dataset import schema, taxonomy
 
     tax = taxonomy.load()
     if args.write:
@@ -177,9 +179,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from atlas.arxiv import ArxivError
-    from atlas.contribute import Refused
-    from atlas.problems import DatasetError
+    from atlas.dataset.arxiv import ArxivError
+    from atlas.dataset.contribute import Refused
+    from atlas.dataset.problems import DatasetError
 
     args = parser().parse_args(argv)
     try:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from atlas import bibtex, validate
-from atlas.problems import DatasetError
-from atlas.taxonomy import Taxonomy
+from atlas.dataset import bibtex, validate
+from atlas.dataset.problems import DatasetError
+from atlas.dataset.taxonomy import Taxonomy
 
 _BITS = re.compile(r"^W([0-9.]+)A([0-9.]+)")
 

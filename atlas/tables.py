@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from atlas.environment import in_book_build
+from atlas.book.environment import in_book_build
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|$~^])")
 _VENUE_SHORT = re.compile(r"\(([A-Z][A-Za-z-]*\s+\d{4})\)\s*$")

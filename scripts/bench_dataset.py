@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from atlas import data, paths, taxonomy, validate
+from atlas import data, paths
+from atlas.dataset import taxonomy, validate
 
 WORDS = [
     "sparse",

@@ -8,7 +8,7 @@ answers (401, 403, 429) are not counted as dead: those pages exist but refuse ro
 
 import sys
 
-from atlas import links
+from atlas.dataset import links
 
 
 def main() -> int:

@@ -12,7 +12,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from atlas import bibtex, contribute, formatting, paths, records, yamlio
+from atlas import paths
+from atlas.dataset import bibtex, contribute, formatting, records, yamlio
 
 
 def main() -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from atlas import arxiv, bibtex, cli, validate, yamlio
+from atlas import cli
+from atlas.dataset import arxiv, bibtex, validate, yamlio
 
 from conftest import run_atlas
 

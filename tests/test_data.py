@@ -5,8 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from atlas import bibtex, data, export, tables
-from atlas.problems import DatasetError
+from atlas import data, tables
+from atlas.dataset import bibtex, export
+from atlas.dataset.problems import DatasetError
 
 from conftest import run_atlas
 
@@ -124,7 +125,7 @@ def test_export_cli(dataset, tmp_path):
 
 
 def test_stats_counts_and_gaps(dataset):
-    from atlas import stats
+    from atlas.dataset import stats
 
     ds = data.load()
     text = stats.report(ds, show_keys=True)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from atlas import links
+from atlas.dataset import links
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from atlas import colab
+from atlas.book import colab
 
 from conftest import REPO, copy_repo
 
@@ -46,7 +46,7 @@ def test_committed_without_outputs_and_with_the_setup_cell(path):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert not [c for c in code if c.get("outputs") or c.get("execution_count")], "strip the outputs before committing"
     first = nb["cells"][0]
-    assert "".join(first["source"]) == colab.setup_cell(), "the first cell must be atlas.colab.setup_cell() exactly"
+    assert "".join(first["source"]) == colab.setup_cell(), "the first cell must be atlas.book.colab.setup_cell() exactly"
     assert first["metadata"].get("tags") == colab.TAGS
 
 

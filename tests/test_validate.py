@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from atlas import validate
+from atlas.dataset import validate
 
 from conftest import run_atlas
 

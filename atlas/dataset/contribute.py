@@ -11,10 +11,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atlas import arxiv, bibtex, duplicates, paths, records, validate, yamlio
-from atlas import taxonomy as taxonomy_mod
-from atlas.formatting import write_atomically
-from atlas.problems import Problem
+from atlas import paths
+from atlas.dataset import arxiv, bibtex, duplicates, records, validate, yamlio
+from atlas.dataset import taxonomy as taxonomy_mod
+from atlas.dataset.formatting import write_atomically
+from atlas.dataset.problems import Problem
 
 KEEP_FIELDS = set(bibtex.FIELD_ORDER)
 STOPWORDS = {

@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atlas import bibtex, paths, records, yamlio
-from atlas.problems import Problem
+from atlas import paths
+from atlas.dataset import bibtex, records, yamlio
+from atlas.dataset.problems import Problem
 
 
 @dataclass

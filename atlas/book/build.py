@@ -3,7 +3,7 @@
 Strict means any Sphinx warning, broken citation or failing notebook cell fails the build
 (-W -n --keep-going, and nb_execution_raise_on_error in _config.yml). Notebook outputs are reused
 from the execution cache while neither a notebook's code nor the data it reads has changed
-(atlas.sphinx_ext drops the cache when the data does).
+(atlas.book.sphinx_ext drops the cache when the data does).
 """
 
 import shutil
@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 
-from atlas import paths, validate
+from atlas import paths
+from atlas.dataset import validate
 
 # Jupyter Book's own command line, run with this interpreter so the build sees this environment
 _JUPYTER_BOOK = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]

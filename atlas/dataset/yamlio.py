@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from atlas.problems import Problem
+from atlas.dataset.problems import Problem
 
 try:  # libyaml is about ten times faster; fall back to pure Python where it is missing
     _Loader = yaml.CSafeLoader

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib import error, request
 
-from atlas import bibtex, paths, yamlio
-from atlas.problems import Problem
+from atlas import paths
+from atlas.dataset import bibtex, yamlio
+from atlas.dataset.problems import Problem
 
 USER_AGENT = "llm-efficiency-atlas-link-check (+https://github.com/llm-efficiency-atlas/atlas)"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, ParsingFailedBlock
 
-from atlas.problems import Problem
+from atlas.dataset.problems import Problem
 
 # lastname + year + first significant title word, all lowercase ASCII: dao2022flashattention
 KEY_PATTERN = re.compile(r"^[a-z]+(\d{4})[a-z0-9]+$")

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from atlas import paths
-from atlas.environment import BOOK_BUILD_ENV
+from atlas.book.environment import BOOK_BUILD_ENV
 
 BUNDLE = "vega/atlas-vega.js"
 # wraps vl-convert's bundle in a function scope (its top-level names clash with Sphinx's own
@@ -110,7 +110,8 @@ def _write_site_files(app, exception):
     """After a successful HTML build: the vega bundle, and the dataset's downloads (book/data.md)."""
     if exception is not None or app.builder.format != "html":
         return
-    from atlas import data, export
+    from atlas import data
+    from atlas.dataset import export
 
     target = Path(app.outdir) / "_static" / BUNDLE
     target.parent.mkdir(parents=True, exist_ok=True)

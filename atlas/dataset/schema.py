@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 from atlas import paths
-from atlas.bibtex import KEY_PATTERN
-from atlas.taxonomy import Taxonomy
+from atlas.dataset.bibtex import KEY_PATTERN
+from atlas.dataset.taxonomy import Taxonomy
 
 PRECISION_PATTERN = r"^W[0-9.]+A[0-9.]+(KV[0-9.]+)?$"
 WHERE_PATTERN = (

@@ -7,7 +7,7 @@ the dataset), so a contributor is refused for exactly what CI would flag.
 import difflib
 from collections import defaultdict
 
-from atlas.bibtex import BibEntry, normalized_title
+from atlas.dataset.bibtex import BibEntry, normalized_title
 
 TITLE_SIMILARITY = 0.93  # difflib ratio above which two normalised titles name the same paper
 

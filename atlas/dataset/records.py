@@ -8,7 +8,7 @@ quoted instead, so formatting can never alter data.
 
 import yaml
 
-from atlas import yamlio
+from atlas.dataset import yamlio
 
 KEY_ORDER = ("key", "topics", "stages", "kind", "summary", "code", "added", "results")
 RESULT_ORDER = ("metric", "value", "baseline", "baseline_value", "precision", "setting", "where")

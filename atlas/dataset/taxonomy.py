@@ -4,8 +4,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from atlas import paths, yamlio
-from atlas.problems import DatasetError, Problem
+from atlas import paths
+from atlas.dataset import yamlio
+from atlas.dataset.problems import DatasetError, Problem
 
 
 @dataclass(frozen=True)

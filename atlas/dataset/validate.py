@@ -15,9 +15,10 @@ from pathlib import Path
 import fastjsonschema
 import jsonschema
 
-from atlas import bibtex, duplicates, paths, schema, yamlio
-from atlas import taxonomy as taxonomy_mod
-from atlas.problems import Problem
+from atlas import paths
+from atlas.dataset import bibtex, duplicates, schema, yamlio
+from atlas.dataset import taxonomy as taxonomy_mod
+from atlas.dataset.problems import Problem
 
 
 @dataclass
