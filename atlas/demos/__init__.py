@@ -1,27 +1,47 @@
-"""Helpers the chapters' live demos share: device choice, seeding, timing and memory measurement.
+"""The lab: what several chapters' live demos need, written once and tested.
 
-The technique itself is always written out in the chapter, where the reader can read and change
-it; only the measuring harness lives here.
+    from atlas import demos
+
+    model = demos.load("m")                  # a trained model of the family (demos.family.names())
+    demos.evaluate(model)                    # held-out loss, nats per character
+    demos.corpus.split("val")                # the corpus, tokenized; demos.corpus.encode / decode
+    demos.GPT(demos.Config(d_model=32, n_layer=2, n_head=2))   # a fresh model to change or train
+    demos.time_it(fn); demos.peak_memory(fn); demos.flops(fn)  # meters (see atlas.demos.meters)
+    demos.source(demos.MoE)                  # show a lab component's code in the chapter
+
+The technique each chapter teaches is written out in the chapter; the parts it stands on live here.
 """
 
-import os
+import inspect
 import random
-import statistics
-import time
 
 import numpy as np
 import torch
 
+from atlas.demos import corpus, family
+from atlas.demos.family import load
+from atlas.demos.meters import (
+    device,
+    flops,
+    flops_and_result,
+    model_bytes,
+    n_params,
+    nbytes,
+    peak_memory,
+    synchronize,
+    time_it,
+    times,
+    tokens_per_second,
+)
+from atlas.demos.model import GPT, MLP, Attention, Block, Config, KVCache, MoE, causal_mask
+from atlas.demos.training import Recipe, evaluate, loss_of, train
 
-def device() -> torch.device:
-    """The GPU when one is present (Colab GPU runtime, a workstation), else the CPU.
-
-    ATLAS_DEVICE=cpu forces the CPU, e.g. to compare with a GPU run.
-    """
-    wanted = os.environ.get("ATLAS_DEVICE")
-    if wanted:
-        return torch.device(wanted)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+__all__ = [
+    "GPT", "MLP", "Attention", "Block", "Config", "KVCache", "MoE", "Recipe", "causal_mask", "corpus",
+    "describe", "device", "evaluate", "family", "flops", "flops_and_result", "load", "loss_of", "model_bytes",
+    "n_params", "nbytes", "peak_memory", "perplexity", "seed_everything", "source", "synchronize", "time_it",
+    "times", "tokens_per_second", "train",
+]  # fmt: skip
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -34,29 +54,9 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def synchronize(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-def time_it(fn, dev: torch.device | None = None, repeat: int = 7, warmup: int = 2) -> float:
-    """Median wall-clock seconds of fn() over `repeat` runs after `warmup` runs (GPU work synchronised)."""
-    dev = dev or device()
-    for _ in range(warmup):
-        fn()
-    synchronize(dev)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        synchronize(dev)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def nbytes(*tensors: torch.Tensor) -> int:
-    """Bytes actually held by these tensors' elements (what a checkpoint or the GPU would store)."""
-    return sum(t.numel() * t.element_size() for t in tensors)
+def perplexity(loss: float) -> float:
+    """exp(mean loss in nats): the number of equally likely characters the model hesitates between."""
+    return float(np.exp(loss))
 
 
 def describe() -> str:
@@ -64,3 +64,10 @@ def describe() -> str:
     dev = device()
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     return f"device: {name}; torch {torch.__version__}"
+
+
+def source(obj):
+    """A lab component's source as a displayed code block, so a chapter shows the code it runs."""
+    from IPython.display import Markdown
+
+    return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
