@@ -11,11 +11,11 @@ pass the build runs) and raises DatasetError instead of drawing from a broken da
 """
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from atlas import reads
 from atlas.dataset import bibtex, validate
 from atlas.dataset.problems import DatasetError
 from atlas.dataset.taxonomy import Taxonomy
@@ -23,23 +23,56 @@ from atlas.dataset.taxonomy import Taxonomy
 _BITS = re.compile(r"^W([0-9.]+)A([0-9.]+)")
 
 
-@dataclass
 class Dataset:
-    taxonomy: Taxonomy
-    papers: pd.DataFrame
-    paper_topics: pd.DataFrame
-    results: pd.DataFrame
+    """The three tables, for the whole dataset or one chapter's slice of it.
+
+    A page's output depends on exactly what it reads, so the tables note what they hand out
+    (atlas.reads): the whole dataset's tables note "all", a chapter's slice notes that chapter,
+    and the book build re-executes a page only when something it read has changed."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        papers: pd.DataFrame,
+        paper_topics: pd.DataFrame,
+        results: pd.DataFrame,
+        scope: str = "all",
+    ):
+        self.taxonomy = taxonomy
+        self.scope = scope
+        self._papers, self._paper_topics, self._results = papers, paper_topics, results
+        self._noted = False
+
+    def _read(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if not self._noted:
+            reads.note("dataset", self.scope)
+            self._noted = True
+        return frame
+
+    @property
+    def papers(self) -> pd.DataFrame:
+        return self._read(self._papers)
+
+    @property
+    def paper_topics(self) -> pd.DataFrame:
+        return self._read(self._paper_topics)
+
+    @property
+    def results(self) -> pd.DataFrame:
+        return self._read(self._results)
 
     def chapter(self, chapter_id: str) -> "Dataset":
         """Papers with any topic in the chapter (a paper may belong to several chapters), their
         results, and their (paper, topic) pairs within this chapter."""
         self.taxonomy.chapter(chapter_id)  # a KeyError naming the chapters beats an empty table
-        keys = set(self.paper_topics.loc[self.paper_topics["chapter"] == chapter_id, "key"])
+        pairs = self._paper_topics
+        keys = set(pairs.loc[pairs["chapter"] == chapter_id, "key"])
         return Dataset(
             self.taxonomy,
-            self.papers[self.papers["key"].isin(keys)].reset_index(drop=True),
-            self.paper_topics[self.paper_topics["chapter"] == chapter_id].reset_index(drop=True),
-            self.results[self.results["key"].isin(keys)].reset_index(drop=True),
+            self._papers[self._papers["key"].isin(keys)].reset_index(drop=True),
+            pairs[pairs["chapter"] == chapter_id].reset_index(drop=True),
+            self._results[self._results["key"].isin(keys)].reset_index(drop=True),
+            scope=f"chapter:{chapter_id}",
         )
 
 

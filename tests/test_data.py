@@ -144,3 +144,17 @@ def test_stats_counts_and_gaps(dataset):
 def test_stats_cli(dataset):
     result = run_atlas("stats", cwd=dataset)
     assert result.returncode == 0 and "papers per chapter and topic" in result.stdout
+
+
+def test_tables_note_what_a_page_reads(dataset, tmp_path, monkeypatch):
+    from atlas import reads
+
+    log = tmp_path / "reads.tsv"
+    monkeypatch.setenv(reads.LOG_ENV, str(log))
+    ds = data.load()
+    assert not log.exists()  # loading alone reads nothing on the page's behalf
+    chapter = ds.chapter("quantization")
+    len(chapter.papers), len(chapter.results)
+    assert log.read_text().splitlines() == ["dataset\tchapter:quantization"]
+    len(ds.papers)
+    assert log.read_text().splitlines()[-1] == "dataset\tall"
