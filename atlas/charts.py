@@ -6,6 +6,7 @@ itself, so pages work with no network.
 """
 
 import hashlib
+import html as html_lib
 import json
 
 import altair as alt
@@ -13,8 +14,16 @@ import pandas as pd
 
 from atlas.book.environment import in_book_build
 
-PALETTE = ["#1b6ca8", "#e07b39", "#3a9d5d", "#c23b4e", "#7b5ea7", "#8c6d31", "#d4a017", "#4d4d4d", "#17becf", "#e377c2"]
-WIDTH = 560
+# Paul Tol's "muted" scheme, designed to stay distinguishable with colour-vision deficiencies, then
+# black and a mid grey for the eleventh and twelfth categories.
+PALETTE = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499",
+           "#DDDDDD", "#000000", "#777777"]  # fmt: skip
+# At a 1280 px window the book's content column is 688 px wide (the 752 px article less its padding).
+# A chart's plot area is WIDTH wide; axis labels take up to AXIS_LABEL_LIMIT beside it and legends go
+# below it in two columns, so the whole chart, legend included, fits the column.
+COLUMN = 688
+WIDTH = 520
+AXIS_LABEL_LIMIT = 150
 
 
 @alt.theme.register("atlas", enable=True)
@@ -24,8 +33,22 @@ def _theme():
             "config": {
                 "view": {"continuousWidth": WIDTH, "continuousHeight": 300, "stroke": None},
                 "range": {"category": PALETTE},
-                "axis": {"labelFontSize": 12, "titleFontSize": 12, "grid": True, "gridColor": "#eeeeee"},
-                "legend": {"labelFontSize": 12, "titleFontSize": 12, "labelLimit": 320},
+                "axis": {
+                    "labelFontSize": 12,
+                    "titleFontSize": 12,
+                    "grid": True,
+                    "gridColor": "#eeeeee",
+                    "labelLimit": AXIS_LABEL_LIMIT,
+                },
+                "legend": {
+                    "labelFontSize": 12,
+                    "titleFontSize": 12,
+                    "labelLimit": 260,
+                    "orient": "bottom",
+                    "direction": "horizontal",
+                    "columns": 2,
+                    "symbolLimit": 60,
+                },
                 "title": {"fontSize": 14, "anchor": "start"},
                 "font": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
             }
@@ -45,12 +68,23 @@ def _script_safe_json(spec: dict) -> str:
     )
 
 
+def text_alternative(spec: dict) -> str:
+    """What a screen reader announces for a chart: its description, else its title."""
+    title = spec.get("title", "")
+    if isinstance(title, dict):
+        title = title.get("text", "")
+    if isinstance(title, list):
+        title = " ".join(title)
+    return " ".join(str(spec.get("description") or title or "A chart").split())
+
+
 def offline_html(spec: dict, **_options) -> dict:
     """An altair renderer: a div plus a call to `atlasEmbed`, defined by the site's own vega bundle."""
     payload = _script_safe_json(spec)
     chart_id = "atlas-chart-" + hashlib.sha1(payload.encode()).hexdigest()[:12]  # stable across rebuilds
+    label = html_lib.escape(text_alternative(spec), quote=True)
     html = (
-        f'<div id="{chart_id}" class="atlas-chart"></div>\n'
+        f'<div id="{chart_id}" class="atlas-chart" role="figure" aria-label="{label}"></div>\n'
         f'<script type="text/javascript">atlasEmbed("#{chart_id}", {payload});</script>'
     )
     return {"text/html": html}
@@ -78,7 +112,9 @@ def _papers_per_year(rows: pd.DataFrame, group: str, title: str, order=None) -> 
             tooltip=["year:O", f"{group}:N", "papers:Q"],
         )
         .add_params(pick)
-        .properties(width=WIDTH, height=260)
+        .properties(
+            width=WIDTH, height=260, description=f"{title}: stacked bars of papers per year, one colour per {group}."
+        )
     )
 
 
@@ -132,7 +168,11 @@ def reported_ratios(
             color=alt.Color("metric:N", title="metric"),
             tooltip=_result_tooltip(),
         )
-        .properties(width=WIDTH - 120)
+        .properties(
+            width=WIDTH - 120,
+            description=f"{title}: one dot per reported ratio, one row per paper, on a log scale; "
+            "each paper measured against its own baseline.",
+        )
     )
 
 
@@ -165,7 +205,11 @@ def quality_vs_bits(
             ],
         )
     )
-    return points.properties(width=WIDTH - 120, height=280)
+    return points.properties(
+        width=WIDTH - 120,
+        height=280,
+        description=f"{title}: perplexity increase over the 16-bit baseline against weight bits, one point per reported setting.",
+    )
 
 
 def weight_memory_calculator(default_bits: int = 4, default_group: int = 128) -> alt.Chart:
@@ -202,5 +246,11 @@ def weight_memory_calculator(default_bits: int = 4, default_group: int = 128) ->
             tooltip=["model:N", "format:N", alt.Tooltip("GB:Q", format=".1f")],
         )
         .add_params(bits, group)
-        .properties(width=WIDTH - 120, height=260, title="Weight memory: FP16 vs quantized (move the sliders)")
+        .properties(
+            width=WIDTH - 120,
+            height=260,
+            title="Weight memory: FP16 vs quantized (move the sliders)",
+            description="Calculator: weight memory in GB of 7B to 405B-parameter models in FP16 and at the chosen "
+            "bits per weight and group size.",
+        )
     )

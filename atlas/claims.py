@@ -181,11 +181,14 @@ def markdown(claim: Claim) -> str:
     r, m = claim.reported, claim.measured
     who = tables.cite(claim.paper, claim.title, claim.url)
     base = f" against {tables.escape(r['baseline'])}" if r["baseline"] else ""
+    if r["baseline_value"] is not None:
+        base += f"'s {r['baseline_value']:g}{unit}"
+    toy_base = f" against {m['baseline_value']:.3g}{unit}" if m["baseline_value"] is not None else ""
     target = f"({claim.anchor})=\n" if in_book_build() else ""
     return (
         f"{target}**Claim `{claim.id}`**: {who} report {tables.escape(r['metric_title']).lower()} of "
         f"**{r['value']:g}{unit}**{base} ({tables.escape(r['setting'])}; {tables.escape(r['where'])}). "
-        f"Measured here: **{m['value']:.3g}{unit}** ({tables.escape(m['setting'])}). "
+        f"Measured here: **{m['value']:.3g}{unit}**{toy_base} ({tables.escape(m['setting'])}). "
         f"Direction {mark}: {tables.escape(claim.criterion)}."
     )
 
@@ -207,3 +210,10 @@ def from_notebook(nb) -> list[dict]:
             if payload is not None:
                 found.append({**payload, "cell": index})
     return found
+
+
+def strip(nb) -> None:
+    """Remove the claims' data from a notebook's outputs, once collected; the shown Markdown stays."""
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            output.get("data", {}).pop(MIME, None)

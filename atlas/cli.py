@@ -5,6 +5,7 @@ add                   add a paper from BibTeX (--bibtex FILE or -) or an arXiv i
 update KEY            record a venue, journal, DOI or code link for a paper already in the Atlas
 format [--check]      put bib/papers.bib and the YAML in canonical order and style
 build [--clean]       validate, then build the book to _build/html (strict: any warning fails)
+notebooks [--check]   regenerate each chapter's Colab notebook from its Markdown source
 export DIR            write the dataset as CSV, JSON and BibTeX
 schema [--write]      check (or regenerate) data/schema/paper.schema.json from the taxonomy
 """
@@ -89,6 +90,22 @@ def _build(args) -> int:
     return book.build(clean=args.clean)
 
 
+def _notebooks(args) -> int:
+    from atlas.book import notebooks
+
+    differed = notebooks.sync(check=args.check)
+    for path in differed:
+        if args.check:
+            print(
+                f"{paths.relative(path)}:1: differs from {path.with_suffix('.md').name}; run `python -m atlas notebooks`"
+            )
+        else:
+            print(f"wrote {paths.relative(path)}")
+    if not differed:
+        print("every chapter notebook matches its Markdown.", file=sys.stderr)
+    return 1 if args.check and differed else 0
+
+
 def _export(args) -> int:
     from atlas import data
     from atlas.dataset import export
@@ -166,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate, then build the book into _build/html")
     b.add_argument("--clean", action="store_true", help="discard cached pages and executions first (what CI does)")
     b.set_defaults(run=_build)
+    n = sub.add_parser("notebooks", help="regenerate each chapter's Colab notebook (.ipynb) from its Markdown")
+    n.add_argument("--check", action="store_true", help="only report notebooks that differ (exit 1 if any)")
+    n.set_defaults(run=_notebooks)
     e = sub.add_parser("export", help="write the dataset as CSV, JSON and BibTeX into DIR")
     e.add_argument("dir")
     e.set_defaults(run=_export)

@@ -1,5 +1,6 @@
 """`python -m atlas build`: strict, offline, and never serving outputs computed from old data."""
 
+import json
 import re
 
 import pytest
@@ -8,11 +9,19 @@ from conftest import copy_repo, run_atlas
 
 pytestmark = pytest.mark.build
 
-EXECUTED = re.compile(r"(\S+): Executed notebook")
+EXECUTED = re.compile(r"atlas: executed (\S+) in")
 
 
 def executed(result) -> set[str]:
-    return {path.rsplit("/", 1)[-1] for path in EXECUTED.findall(result.stdout + result.stderr)}
+    """The pages the build executed (its own parallel executor; myst-nb must only read the cache)."""
+    output = result.stdout + result.stderr
+    assert "Executing notebook" not in output, "myst-nb executed a page itself: its cache key did not match"
+    return {page.rsplit("/", 1)[-1] for page in EXECUTED.findall(output)}
+
+
+def claims_of(book) -> dict[str, dict]:
+    ledger = json.loads((book / "_build" / "html" / "downloads" / "claims.json").read_text())
+    return {f"{c['page']}/{c['id']}": c for c in ledger}
 
 
 @pytest.fixture
@@ -29,6 +38,7 @@ def test_clean_build_has_no_warnings(built_book):
     ]
     html = built_book / "_build" / "html"
     assert (html / "book" / "quantization.html").exists() and (html / "_static" / "vega" / "atlas-vega.js").exists()
+    assert not (html / "book" / "quantization.ipynb.html").exists(), "the generated notebook was built as a page"
 
 
 def test_noop_rebuild_executes_nothing(book):
@@ -37,33 +47,61 @@ def test_noop_rebuild_executes_nothing(book):
     assert executed(result) == set()
 
 
-def test_editing_a_number_reruns_the_chapter_and_changes_the_chart(book):
+def test_editing_a_number_reruns_only_the_pages_that_read_it(book):
     page = book / "_build" / "html" / "book" / "quantization.html"
     assert '"value":6.09' in page.read_text()
+    assert claims_of(book)["book/quantization/int4-perplexity-cost"]["reported"]["value"] == 6.09
     record = book / "data" / "papers" / "frantar2022gptq.yaml"
     record.write_text(record.read_text().replace("value: 6.09", "value: 6.19"))
-    result = run_atlas("build", cwd=book)
+    result = run_atlas("build", cwd=book, env={"ATLAS_ROOT": ""})  # the tree's own data, not the install's
     assert result.returncode == 0, result.stdout[-3000:]
-    assert {"quantization.ipynb", "intro.md"} <= executed(result)
+    assert executed(result) == {"quantization", "intro", "whats-new"}  # its chapter and the whole-dataset pages
     html = page.read_text()
     assert '"value":6.19' in html and '"value":6.09' not in html
     assert '"increase":0.51' in html  # the derived point moved too
+    assert claims_of(book)["book/quantization/int4-perplexity-cost"]["reported"]["value"] == 6.19
+
+
+def test_a_paper_of_another_chapter_leaves_this_chapter_alone(book):
+    record = book / "data" / "papers" / "kwon2023efficient.yaml"
+    record.write_text(record.read_text().replace("summary: >-\n", "summary: >-\n  Edited.\n", 1))
+    result = run_atlas("build", cwd=book)
+    assert result.returncode == 0, result.stdout[-3000:]
+    ran = executed(result)
+    assert {"intro", "whats-new"} <= ran and "quantization" not in ran
+
+
+def test_a_stale_claim_is_gone_after_a_rebuild(book):
+    before = claims_of(book)
+    assert "book/quantization/int8-weight-memory" in before
+    chapter = book / "book" / "quantization.md"
+    chapter.write_text(chapter.read_text().replace('"int8-weight-memory"', '"int8-weights-halved"'))
+    result = run_atlas("build", cwd=book)
+    assert result.returncode == 0, result.stdout[-3000:]
+    after = claims_of(book)
+    assert "book/quantization/int8-weights-halved" in after and "book/quantization/int8-weight-memory" not in after
+    assert len(after) == len(before)
+    toc = book / "_toc.yml"
+    toc.write_text(toc.read_text().replace("      - file: book/quantization\n", ""))
+    result = run_atlas("build", cwd=book)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert not [c for c in claims_of(book) if c.startswith("book/quantization/")], "a removed page's claims survived"
 
 
 def test_a_failing_cell_fails_the_build(book):
-    notebook = book / "book" / "quantization.ipynb"
-    text = notebook.read_text()
+    chapter = book / "book" / "quantization.md"
+    text = chapter.read_text()
     broken = text.replace(
-        '"from atlas import charts, data, tables\\n",',
-        '"from atlas import charts, data, tables\\n",\n    "raise RuntimeError(\\"deliberately broken cell\\")\\n",',
+        "from atlas import charts, data, tables\n",
+        'from atlas import charts, data, tables\nraise RuntimeError("deliberately broken cell")\n',
         1,
     )
     assert broken != text
-    notebook.write_text(broken)
+    chapter.write_text(broken)
     result = run_atlas("build", cwd=book)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "deliberately broken cell" in output and "quantization.ipynb" in output
+    assert "deliberately broken cell" in output and "quantization.md" in output
 
 
 def test_a_missing_citation_fails_the_build(book):

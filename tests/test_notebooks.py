@@ -3,6 +3,7 @@ kernel, and runnable in (simulated) Colab, where the first cell fetches the Atla
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,19 +14,21 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from atlas.book import colab
+from atlas.book import colab, notebooks
 
 from conftest import REPO, copy_repo
 
 TOC = yaml.safe_load((REPO / "_toc.yml").read_text())
 PAGES = [TOC["root"]] + [c["file"] for part in TOC["parts"] for c in part["chapters"]]
-CHAPTERS = [REPO / f"{page}.ipynb" for page in PAGES if (REPO / f"{page}.ipynb").exists()]
+SOURCES = notebooks.chapter_sources(REPO)  # book/<chapter>.md, what the book builds
+CHAPTERS = [source.with_suffix(".ipynb") for source in SOURCES]  # what Colab opens
 
 
 def execute(nb, cwd: Path, env: dict | None = None):
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     saved = dict(os.environ)
-    os.environ.update(env or {})
+    # the kernel imports the atlas of this tree, wherever the environment's editable install points
+    os.environ.update({"PYTHONPATH": str(REPO), "ATLAS_ROOT": str(REPO), **(env or {})})
     os.environ.pop("ATLAS_BOOK_BUILD", None)
     try:
         return client.execute()
@@ -36,8 +39,26 @@ def execute(nb, cwd: Path, env: dict | None = None):
 
 def test_every_page_in_the_toc_exists():
     for page in PAGES:
-        assert (REPO / f"{page}.ipynb").exists() or (REPO / f"{page}.md").exists(), page
-    assert CHAPTERS, "no chapter notebooks found"
+        assert (REPO / f"{page}.md").exists(), f"{page}.md (chapters are MyST Markdown; the .ipynb is generated)"
+    assert SOURCES, "no chapter sources found"
+    assert {f"book/{s.stem}" for s in SOURCES} <= set(PAGES), "every chapter source should be in _toc.yml"
+
+
+def test_colab_notebooks_are_generated_from_the_markdown():
+    differed = notebooks.sync(REPO, check=True)
+    assert not differed, f"{[p.name for p in differed]} differ from their .md: run `python -m atlas notebooks`"
+
+
+def test_drift_is_detected(tmp_path):
+    (tmp_path / "book").mkdir()
+    for name in ("data",):
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("models", "corpora"))
+    source = tmp_path / "book" / "quantization.md"
+    source.write_text((REPO / "book" / "quantization.md").read_text())
+    assert notebooks.sync(tmp_path) == [source.with_suffix(".ipynb")]  # written
+    assert notebooks.sync(tmp_path, check=True) == []  # and stable
+    source.write_text(source.read_text().replace("# Quantization", "# Quantisation", 1))
+    assert notebooks.sync(tmp_path, check=True) == [source.with_suffix(".ipynb")]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -46,13 +67,15 @@ def test_committed_without_outputs_and_with_the_setup_cell(path):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert not [c for c in code if c.get("outputs") or c.get("execution_count")], "strip the outputs before committing"
     first = nb["cells"][0]
-    assert "".join(first["source"]) == colab.setup_cell(), "the first cell must be atlas.book.colab.setup_cell() exactly"
+    assert "".join(first["source"]) == colab.setup_cell(), (
+        "the first cell must be atlas.book.colab.setup_cell() exactly"
+    )
     assert first["metadata"].get("tags") == colab.TAGS
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_chapter_runs_top_to_bottom(path):
-    nb = execute(nbformat.read(path, as_version=4), cwd=path.parent)
+    nb = execute(jupytext.read(path), cwd=path.parent)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     stderr = [
@@ -70,9 +93,10 @@ def test_intro_runs():
     execute(nb, cwd=REPO / "book")
 
 
-def test_colab_setup_clones_installs_and_the_chapter_runs(tmp_path):
-    # a repository to clone, made from this working copy (so uncommitted work is what is tested)
-    origin = copy_repo(tmp_path / "origin")
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory):
+    """A repository to clone, made from this working copy (so uncommitted work is what is tested)."""
+    origin = copy_repo(tmp_path_factory.mktemp("origin"))
     for name in ("README.md", "LICENSE"):
         (origin / name).write_text((REPO / name).read_text())
     subprocess.run(
@@ -81,6 +105,11 @@ def test_colab_setup_clones_installs_and_the_chapter_runs(tmp_path):
         cwd=origin,
         check=True,
     )
+    return origin
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_setup_clones_installs_and_the_chapter_runs(chapter, origin, tmp_path):
     # Colab's kernel has google.colab imported; a stand-in module is enough for the setup cell
     fake = tmp_path / "fake_colab" / "google" / "colab"
     fake.mkdir(parents=True)
@@ -90,13 +119,13 @@ def test_colab_setup_clones_installs_and_the_chapter_runs(tmp_path):
     content.mkdir()
     env = {
         "PYTHONPATH": str(tmp_path / "fake_colab"),
+        "ATLAS_ROOT": "",  # as in Colab: the Atlas is found through the clone the setup cell makes
         "ATLAS_REPO_URL": origin.as_uri(),
         # the cell's pip install runs for real but as a dry run, so this test leaves the environment alone
         "PIP_DRY_RUN": "1",
         "PIP_NO_INDEX": "1",
         "PIP_NO_BUILD_ISOLATION": "0",
     }
-    chapter = CHAPTERS[-1]
     nb = nbformat.read(chapter, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell("import google.colab"))
     nb.cells.append(

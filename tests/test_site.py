@@ -111,7 +111,7 @@ def test_chart_tooltip_names_the_paper(browser, site):
 
 
 def test_downloads_and_whats_new(browser, site):
-    page, seen = visit(browser, f"{site}/book/data.html")
+    page, seen = visit(browser, f"{site}/book/downloads.html")
     hrefs = page.evaluate("Array.from(document.querySelectorAll('.atlas-downloads a')).map(a => a.href)")
     assert len(hrefs) == 5
     for href in hrefs:

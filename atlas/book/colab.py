@@ -20,7 +20,7 @@ import os, subprocess, sys
 if "google.colab" in sys.modules and not os.path.isdir("llm-efficiency-atlas"):
     repo = os.environ.get("ATLAS_REPO_URL", "{url}")
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", repo, "llm-efficiency-atlas"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "llm-efficiency-atlas"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "llm-efficiency-atlas[demos]"], check=True)
 if os.path.isdir("llm-efficiency-atlas"):
     sys.path.insert(0, os.path.abspath("llm-efficiency-atlas"))"""
 

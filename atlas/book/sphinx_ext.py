@@ -1,22 +1,28 @@
-"""Sphinx hooks that keep the built book honest and self-contained.
+"""Sphinx hooks that keep the built book honest, fast and self-contained.
 
-- Stale outputs: Jupyter Book's execution cache is keyed on a notebook's code alone, so editing a
-  paper's YAML would leave charts drawn from old data. We fingerprint everything a notebook reads
-  (bib/, data/ and the atlas package) and, when it changed since the last build, drop the cached
-  executions and mark every page outdated so each notebook runs again.
+- Fresh outputs, executed in parallel: before Sphinx reads the pages, every notebook page whose
+  code, inputs or environment changed is executed (atlas.book.execute), several at a time, and its
+  outputs are stored in Jupyter Book's execution cache, where myst-nb finds them. A page is never
+  served with outputs computed from inputs it no longer has.
 - Offline charts: the vega, vega-lite and vega-embed libraries are written into the site's own
   _static folder, and ATLAS_BOOK_BUILD=1 tells atlas.charts (in the notebook kernels) to emit
   charts that use them.
-- Downloads: the dataset is exported into the site (downloads/), so readers get the data the
-  charts were drawn from.
+- Downloads: the dataset is exported into the site (downloads/), with the claims the pages of this
+  build recorded (downloads/claims.json).
 """
 
-import hashlib
+import json
 import os
 from pathlib import Path
 
-from atlas import paths
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+from atlas import claims
+from atlas.book import dependencies, execute
 from atlas.book.environment import BOOK_BUILD_ENV
+
+logger = logging.getLogger(__name__)
 
 BUNDLE = "vega/atlas-vega.js"
 # wraps vl-convert's bundle in a function scope (its top-level names clash with Sphinx's own
@@ -34,21 +40,6 @@ window.atlasEmbed = function (selector, spec) {{
   }});
 }};
 """
-
-
-def data_fingerprint(root: Path | None = None) -> str:
-    """A hash of every file a notebook's output depends on besides its own code."""
-    root = Path(root or paths.root())
-    digest = hashlib.sha256()
-    files = []
-    for folder, pattern in (("bib", "*.bib"), ("data", "*"), ("atlas", "*.py")):
-        files += [p for p in (root / folder).rglob(pattern) if p.is_file() and "__pycache__" not in p.parts]
-    for path in sorted(files):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def vega_bundle(cache_dir: Path) -> str:
@@ -71,43 +62,83 @@ def vega_bundle(cache_dir: Path) -> str:
 
 
 def _builder_inited(app):
-    os.environ[BOOK_BUILD_ENV] = "1"  # inherited by the notebook kernels the build starts
+    os.environ[BOOK_BUILD_ENV] = "1"
     app.add_js_file(BUNDLE)
 
 
-def _outdated(app, env, added, changed, removed):
-    """Two records of the fingerprint, for two different things that can go stale:
-    the one beside the execution cache says which data the cached outputs were computed from;
-    the one in Sphinx's environment (saved only when a build succeeds) says which data the stored
-    pages were read with, so a build that failed half-way re-reads them next time."""
-    fingerprint = data_fingerprint()
-    _check_execution_cache(env, fingerprint)
-    if getattr(env, "atlas_data_fingerprint", None) == fingerprint:
-        return []
-    env.atlas_data_fingerprint = fingerprint
-    return sorted(set(env.found_docs) - set(added) - set(changed))
+def _records(env) -> execute.Records:
+    return execute.Records(Path(env.mystnb_config.execution_cache_path + ".atlas-pages.json"))
 
 
-def _check_execution_cache(env, fingerprint: str) -> None:
-    config = getattr(env, "mystnb_config", None)  # myst-nb resolves the cache's path there
-    cache_path = Path(getattr(config, "execution_cache_path", "") or "")
-    if not str(cache_path) or str(cache_path) == ".":
-        return
-    record = cache_path.with_name(cache_path.name + ".atlas-data-fingerprint")
-    if record.exists() and record.read_text() == fingerprint:
-        return
-    if cache_path.exists():  # computed from other (or unknown) data: none of it may be reused
-        from jupyter_cache import get_cache
+def _read_notebook(env, docname):
+    """The page as myst-nb will read it (so its cache key is the one myst-nb looks up), or None
+    for a page that is plain Markdown."""
+    from myst_nb.core.read import create_nb_reader
 
-        cache = get_cache(str(cache_path))
-        for cached in cache.list_cache_records():
-            cache.remove_cache(cached.pk)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(fingerprint)
+    path = env.doc2path(docname)
+    text = Path(path).read_text(encoding="utf-8")
+    reader = create_nb_reader(str(path), env.myst_config, env.mystnb_config, text)
+    return None if reader is None else reader.read(text)
+
+
+def _execute_stale(app, env, docnames):
+    """Execute the stale notebook pages in parallel, cache their outputs, and have Sphinx re-read them."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    root = Path(app.srcdir)
+    cache = get_cache(env.mystnb_config.execution_cache_path)
+    cached = {record.hashkey: record.pk for record in cache.list_cache_records()}
+    records = _records(env)
+    snapshot = dependencies.Snapshot(root)
+    jobs = []
+    for docname in sorted(env.found_docs):
+        notebook = _read_notebook(env, docname)
+        if notebook is None:
+            continue
+        _, hashkey = cache.create_hashed_notebook(notebook)
+        if not records.is_fresh(docname, hashkey, snapshot, set(cached)):
+            jobs.append(execute.Job(docname, notebook, Path(env.doc2path(docname)).parent, hashkey))
+    jobs.sort(key=lambda j: -records.pages.get(j.docname, {}).get("seconds", 1e9))  # longest (or new) first
+    outcomes = execute.run(jobs, root, env.mystnb_config.execution_timeout, report=logger.info)
+    for outcome in outcomes:
+        if outcome.error:
+            continue
+        try:
+            records.update(outcome, snapshot)
+        except ValueError as err:
+            outcome.error = str(err)
+            continue
+        claims.strip(outcome.notebook)  # collected in the record; the page shows their Markdown
+        path = str(env.doc2path(outcome.job.docname))
+        data = {"execution_seconds": outcome.seconds}
+        cache.cache_notebook_bundle(
+            CacheBundleIn(outcome.notebook, path, data=data), check_validity=False, overwrite=True
+        )
+        if outcome.job.docname not in docnames:
+            docnames.append(outcome.job.docname)
+    failed = [o for o in outcomes if o.error]
+    records.keep_only(env.found_docs)
+    if records.bibliography != _bibliography(root):  # an edited entry may be cited on any page
+        docnames.extend(d for d in sorted(env.found_docs) if d not in docnames)
+    records.save()
+    _prune_cache(cache, records)
+    if failed:
+        details = "\n\n".join(f"{env.doc2path(o.job.docname)}: {o.error}" for o in failed)
+        raise ExtensionError(f"{len(failed)} page(s) failed to execute:\n{details}")
+
+
+def _prune_cache(cache, records) -> None:
+    """Drop cached executions no page uses any more, so the cache does not grow without bound."""
+    wanted = {r["hashkey"] for r in records.pages.values()}
+    for record in cache.list_cache_records():
+        if record.hashkey not in wanted:
+            cache.remove_cache(record.pk)
 
 
 def _write_site_files(app, exception):
-    """After a successful HTML build: the vega bundle, and the dataset's downloads (book/data.md)."""
+    """After a successful HTML build: the vega bundle, the dataset's downloads (book/downloads.md) and
+    the claims the pages of this build carry."""
     if exception is not None or app.builder.format != "html":
         return
     from atlas import data
@@ -116,7 +147,24 @@ def _write_site_files(app, exception):
     target = Path(app.outdir) / "_static" / BUNDLE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(vega_bundle(Path(app.outdir).parent / ".atlas"), encoding="utf-8")
-    export.write(data.load(), Path(app.outdir) / "downloads")
+    downloads = Path(app.outdir) / "downloads"
+    export.write(data.load(Path(app.srcdir)), downloads)
+    records = _records(app.env)
+    ledger = [
+        {**claim, "page": docname}
+        for docname, record in sorted(records.pages.items())
+        if docname in app.env.found_docs
+        for claim in record["claims"]
+    ]
+    (downloads / "claims.json").write_text(json.dumps(ledger, indent=1, sort_keys=True), encoding="utf-8")
+    records.bibliography = _bibliography(Path(app.srcdir))
+    records.save()
+
+
+def _bibliography(root: Path) -> str:
+    from atlas import paths
+
+    return dependencies.file_digest(paths.bib_file(root))
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree):
@@ -134,6 +182,6 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
 def setup(app):
     app.connect("builder-inited", _builder_inited)
     app.connect("html-page-context", _drop_thebe)
-    app.connect("env-get-outdated", _outdated)
+    app.connect("env-before-read-docs", _execute_stale)
     app.connect("build-finished", _write_site_files)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
