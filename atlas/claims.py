@@ -20,9 +20,11 @@ ledger holds exactly the claims of the pages it built, from the run that built t
 """
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 
 MIME = "application/vnd.atlas.claim+json"
+PAGE_ENV = "ATLAS_PAGE"  # set by the book build for the page being executed
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 
 # The value that means "no change against the baseline", for metrics that carry no baseline value.
@@ -51,10 +53,12 @@ class Claim:
 
     @property
     def anchor(self) -> str:
-        return f"claim-{self.id}"
+        """The id of the claim's place on its page (labels are global in the book, so the page is in it)."""
+        page = os.environ.get(PAGE_ENV, "").rsplit("/", 1)[-1]
+        return f"claim-{page}-{self.id}" if page else f"claim-{self.id}"
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "anchor": self.anchor}
 
 
 _dataset_cache = {}

@@ -108,3 +108,47 @@ def whats_new(dataset, days: int = 90):
     from IPython.display import Markdown
 
     return Markdown(whats_new_markdown(dataset, days))
+
+
+def crosswalk_markdown(dataset) -> str:
+    """For a reader of each founding survey: every category it uses, and where it lives in the Atlas."""
+    from atlas import paths
+
+    taxonomy = dataset.taxonomy
+    counts = dataset.paper_topics.groupby("topic").size()
+    in_book = {p.stem for p in (paths.root() / "book").glob("*.md")}
+    parts = []
+    for survey in taxonomy.crosswalk:
+        key = survey["survey"]
+        row = dataset.papers.set_index("key").loc[key] if key in set(dataset.papers["key"]) else None
+        name = escape(row["title"]) if row is not None else key
+        who = cite(key, name, row["url"] if row is not None else "")
+        lines = [
+            f"### {name}",
+            "",
+            f"{who}, arXiv {escape(survey.get('arxiv', ''))}.",
+            "",
+            "| Category in the survey | Where it lives in the Atlas | Papers |",
+            "|---|---|---|",
+        ]
+        for category in survey["categories"]:
+            places, total = [], 0
+            for topic_id in category["topics"]:
+                topic = taxonomy.topics[topic_id]
+                chapter = taxonomy.chapter(topic.chapter)
+                where = (
+                    f"{{doc}}`{escape(chapter.title)} <{chapter.id}>`"
+                    if chapter.id in in_book
+                    else escape(chapter.title)
+                )
+                places.append(f"{where}: {escape(topic.title)}")
+                total += int(counts.get(topic_id, 0))
+            lines.append(f"| {escape(category['category'])} | {'<br>'.join(places)} | {total} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def crosswalk(dataset):
+    from IPython.display import Markdown
+
+    return Markdown(crosswalk_markdown(dataset))

@@ -5,7 +5,8 @@
     python scripts/train_demo_models.py --steps 10 --dry-run xs   # a few steps, print losses, write nothing
 
 Deterministic: the same torch build and thread count give the same weights bit for bit (the
-thread count is fixed, since a different split of a matrix multiply rounds differently). Each
+thread count is fixed, 2 unless --threads says otherwise, and recorded in the card, since a
+different split of a matrix multiply rounds differently). Each
 checkpoint is data/models/<name>.safetensors, weights stored in fp16, with a card in its metadata:
 config, recipe, parameters, steps, tokens seen, training FLOPs (counted by torch's flop counter
 for one step, times the steps) beside the 6ND estimate, the validation-loss curve, and the final
@@ -37,7 +38,7 @@ def train_member(member: family.Member, steps: int | None = None, quiet: bool = 
     return model, history, recipe
 
 
-def card_for(member, model, history, recipe) -> dict:
+def card_for(member, model, history, recipe, threads: int) -> dict:
     stored = family.GPT(member.config)  # measure what is stored: the weights rounded to fp16
     stored.load_state_dict({k: v.to(STORE_DTYPE).float() for k, v in model.state_dict().items()})
     params = meters.n_params(model)
@@ -68,7 +69,7 @@ def card_for(member, model, history, recipe) -> dict:
         else {},
         "stored_dtype": str(STORE_DTYPE).removeprefix("torch."),
         "torch": torch.__version__,
-        "threads": THREADS,
+        "threads": threads,
         "train_seconds": round(history.seconds, 1),
         "trained": dt.date.today().isoformat(),
     }
@@ -79,17 +80,20 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help="members to train (default: all)")
     parser.add_argument("--steps", type=int, help="train only this many steps (with --dry-run)")
     parser.add_argument("--dry-run", action="store_true", help="print the first losses; write nothing")
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help=f"torch threads (default {THREADS}); recorded in the card"
+    )
     args = parser.parse_args()
     if args.steps is not None and not args.dry_run:
         parser.error("--steps shortens training, so it is only allowed with --dry-run (checkpoints are full runs)")
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     for name in args.names or family.names():
         member = family.member(name)
         model, history, recipe = train_member(member, args.steps, quiet=args.dry_run)
         if args.dry_run:
             print(name, " ".join(f"{loss:.6f}" for loss in history.losses[:FIRST_LOSSES]))
             continue
-        card = card_for(member, model, history, recipe)
+        card = card_for(member, model, history, recipe, args.threads)
         family.save(model, card, STORE_DTYPE)
         print(
             f"{name}: {card['params']:,} parameters, val loss {card['val_loss']:.4f} "

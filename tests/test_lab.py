@@ -154,10 +154,9 @@ def test_exit_model_records_a_loss_per_layer():
 def test_training_is_deterministic_and_matches_the_recorded_run():
     """A few steps of the training script give the losses the checkpoint recorded for its first steps."""
     script = REPO / "scripts" / "train_demo_models.py"
-    runs = [
-        subprocess.run([sys.executable, str(script), "--steps", "5", "--dry-run", "xs"], capture_output=True, text=True)
-        for _ in range(2)
-    ]
+    threads = str(family.read_card("xs")["threads"])  # the thread count the checkpoint was trained with
+    command = [sys.executable, str(script), "--steps", "5", "--dry-run", "--threads", threads, "xs"]
+    runs = [subprocess.run(command, capture_output=True, text=True) for _ in range(2)]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
     first, second = (r.stdout.split()[1:] for r in runs)
     assert first == second, "two runs of the same seed differ"

@@ -52,7 +52,7 @@ def browser():
 
 def visit(browser, url):
     """Open a page; return it with every console error, failed request and off-site request seen."""
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     seen = {"errors": [], "failed": [], "offsite": []}
     origin = url.split("/", 3)[:3]
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
@@ -130,3 +130,36 @@ def test_search_finds_a_paper(browser, site):
     page.wait_for_selector("#search-results li", timeout=15000)
     assert "Quantization" in page.inner_text("#search-results")
     page.close()
+
+
+FIT = """() => {
+  const article = document.querySelector('article.bd-article');
+  const box = article.getBoundingClientRect(), style = getComputedStyle(article);
+  const left = box.left + parseFloat(style.paddingLeft), right = box.right - parseFloat(style.paddingRight);
+  return {left, right, charts: Array.from(document.querySelectorAll('.atlas-chart')).map(c => {
+    const drawn = c.querySelector('svg.marks') || c;
+    const r = drawn.getBoundingClientRect();
+    return {label: c.getAttribute('aria-label') || '', left: r.left, right: r.right, width: r.width};
+  })};
+}"""
+
+
+def test_every_chart_on_every_page_fits_the_column_and_has_a_text_alternative(browser, site, built_book):
+    pages = sorted(
+        p.relative_to(built_book / "_build" / "html") for p in (built_book / "_build" / "html" / "book").glob("*.html")
+    )
+    checked = 0
+    for path in pages:
+        page, seen = visit(browser, f"{site}/{path}")
+        layout = page.evaluate(FIT)
+        assert 600 < layout["right"] - layout["left"] < 760, f"{path}: unexpected column {layout}"
+        for chart in layout["charts"]:
+            assert chart["left"] >= layout["left"] - 1 and chart["right"] <= layout["right"] + 1, (
+                f"{path}: chart {chart['label']!r} is {chart['width']:.0f} px wide, spanning {chart['left']:.0f}-"
+                f"{chart['right']:.0f} px, outside the column {layout['left']:.0f}-{layout['right']:.0f} px"
+            )
+            assert len(chart["label"]) > 10, f"{path}: a chart has no text alternative"
+            checked += 1
+        assert seen == {"errors": [], "failed": [], "offsite": []}, f"{path}: {seen}"
+        page.close()
+    assert checked >= 5

@@ -141,7 +141,8 @@ def test_pre_commit_hooks():
         for repo in yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())["repos"]
         for h in repo["hooks"]
     }
-    assert {"nbstripout", "ruff", "atlas-validate", "atlas-format"} <= set(hooks)
+    assert {"atlas-notebooks", "ruff", "atlas-validate", "atlas-format"} <= set(hooks)
     assert hooks["atlas-validate"]["entry"] == "python -m atlas validate"
+    assert hooks["atlas-notebooks"]["entry"] == "python -m atlas notebooks"  # outputs never reach the .ipynb
     requirements = (REPO / "requirements.txt").read_text()
-    assert "nbstripout==" in requirements and "ruff==" in requirements and "pre_commit==" in requirements
+    assert "ruff==" in requirements and "pre_commit==" in requirements

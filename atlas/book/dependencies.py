@@ -9,7 +9,6 @@ versions of the libraries the pages run on, which every page depends on.
 
 import functools
 import hashlib
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -17,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from atlas import paths
+from atlas.dataset import bibtex
 
-_ENTRY = re.compile(r"^@\w+\s*\{\s*([^,\s]+)\s*,", re.MULTILINE)
 _LIBRARIES = ("torch", "numpy", "pandas", "altair", "jupyter-book", "myst-nb", "ipykernel")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -44,9 +43,7 @@ class Snapshot:
     @functools.cached_property
     def _entries(self) -> dict[str, bytes]:
         text = paths.bib_file(self.root).read_bytes().decode("utf-8", "replace")
-        starts = [(m.start(), m.group(1)) for m in _ENTRY.finditer(text)]
-        ends = [s for s, _ in starts[1:]] + [len(text)]
-        return {key: text[start:end].encode() for (start, key), end in zip(starts, ends, strict=True)}
+        return {key: entry.encode() for key, entry in bibtex.entry_texts(text).items()}
 
     @functools.cached_property
     def _chapters(self) -> dict[str, set[str]]:

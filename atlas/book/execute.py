@@ -58,6 +58,7 @@ class Records:
             saved = {}
         self.pages: dict[str, dict] = saved.get("pages", {})
         self.bibliography: str = saved.get("bibliography", "")  # the bib file every page was last read with
+        self.ledger: str = saved.get("ledger", "")  # the claims the ledger page was last read with
 
     def is_fresh(self, docname: str, hashkey: str, snapshot, cached_keys: set[str]) -> bool:
         record = self.pages.get(docname)
@@ -88,7 +89,7 @@ class Records:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        saved = {"pages": self.pages, "bibliography": self.bibliography}
+        saved = {"pages": self.pages, "bibliography": self.bibliography, "ledger": self.ledger}
         tmp.write_text(json.dumps(saved, indent=1, sort_keys=True), encoding="utf-8")
         tmp.replace(self.path)
 
@@ -124,6 +125,7 @@ def run(jobs: list[Job], root: Path, timeout: int, report=print) -> list[Outcome
                     "ATLAS_ROOT": str(root),
                     "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
                     reads.LOG_ENV: str(slot / "reads.tsv"),
+                    claims.PAGE_ENV: job.docname,
                     "OMP_NUM_THREADS": str(threads),
                     "MKL_NUM_THREADS": str(threads),
                     "PYDEVD_DISABLE_FILE_VALIDATION": "1",

@@ -19,7 +19,7 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 from atlas import claims
-from atlas.book import dependencies, execute
+from atlas.book import dependencies, execute, ledger
 from atlas.book.environment import BOOK_BUILD_ENV
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ def _execute_stale(app, env, docnames):
     records.keep_only(env.found_docs)
     if records.bibliography != _bibliography(root):  # an edited entry may be cited on any page
         docnames.extend(d for d in sorted(env.found_docs) if d not in docnames)
+    if records.ledger != ledger.digest(ledger.collected(records, env.found_docs)):
+        docnames.extend(d for d in ledger.pages_with_ledger(env) if d not in docnames)
     records.save()
     _prune_cache(cache, records)
     if failed:
@@ -150,14 +152,10 @@ def _write_site_files(app, exception):
     downloads = Path(app.outdir) / "downloads"
     export.write(data.load(Path(app.srcdir)), downloads)
     records = _records(app.env)
-    ledger = [
-        {**claim, "page": docname}
-        for docname, record in sorted(records.pages.items())
-        if docname in app.env.found_docs
-        for claim in record["claims"]
-    ]
-    (downloads / "claims.json").write_text(json.dumps(ledger, indent=1, sort_keys=True), encoding="utf-8")
+    claims_of_build = ledger.collected(records, app.env.found_docs)
+    (downloads / "claims.json").write_text(json.dumps(claims_of_build, indent=1, sort_keys=True), encoding="utf-8")
     records.bibliography = _bibliography(Path(app.srcdir))
+    records.ledger = ledger.digest(claims_of_build)
     records.save()
 
 
@@ -180,6 +178,8 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    app.add_directive("atlas-claims", ledger.ClaimsDirective)
+    app.add_js_file("atlas-explorer.js")
     app.connect("builder-inited", _builder_inited)
     app.connect("html-page-context", _drop_thebe)
     app.connect("env-before-read-docs", _execute_stale)

@@ -291,6 +291,17 @@ FIELD_ORDER = (
 )
 
 
+_ENTRY_START = re.compile(r"^@\w+\s*\{\s*([^,\s]+)\s*,", re.MULTILINE)
+
+
+def entry_texts(text: str) -> dict[str, str]:
+    """Each entry's text as written in the file, by key (entries start at a line beginning with @),
+    for digests and downloads that need the entry, not its parse."""
+    starts = [(m.start(), m.group(1)) for m in _ENTRY_START.finditer(text)]
+    ends = [s for s, _ in starts[1:]] + [len(text)]
+    return {key: text[start:end].strip() + "\n" for (start, key), end in zip(starts, ends, strict=True)}
+
+
 def render_entry(entry: BibEntry) -> str:
     """One entry in the Atlas's canonical style: fields in a fixed order, aligned, braced."""
     names = [n for n in FIELD_ORDER if n in entry.fields] + sorted(n for n in entry.fields if n not in FIELD_ORDER)
