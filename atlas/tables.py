@@ -74,14 +74,22 @@ def taxonomy_table(dataset):
 
 
 def last_updated(dataset):
-    """One line for the top of a chapter: when its newest paper was added, and how much it holds."""
+    """One line for the top of a chapter: when its newest paper was added, how much it holds, and
+    (on the site) where to download the chapter's papers."""
     from IPython.display import Markdown
 
     papers, results = dataset.papers, dataset.results
     newest = papers["added"].max()
-    return Markdown(
+    line = (
         f"*Last updated {newest:%Y-%m-%d}: {len(papers)} papers and {len(results)} reported results in this chapter.*"
     )
+    if in_book_build() and dataset.scope.startswith("chapter:"):
+        folder = f"../downloads/chapters/{dataset.scope.removeprefix('chapter:')}"
+        line += (
+            f" Download them: [CSV]({folder}/papers.csv), [results CSV]({folder}/results.csv), "
+            f"[JSON]({folder}/atlas.json), [BibTeX]({folder}/papers.bib)."
+        )
+    return Markdown(line)
 
 
 def whats_new_markdown(dataset, days: int = 90) -> str:

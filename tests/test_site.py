@@ -1,8 +1,11 @@
 """The built site in a real headless Chromium, with no network: charts drawn, citations resolved,
 nothing fetched from anywhere but the site itself."""
 
+import csv
 import functools
 import http.server
+import io
+import json
 import os
 import shutil
 import threading
@@ -113,10 +116,19 @@ def test_chart_tooltip_names_the_paper(browser, site):
 def test_downloads_and_whats_new(browser, site):
     page, seen = visit(browser, f"{site}/book/downloads.html")
     hrefs = page.evaluate("Array.from(document.querySelectorAll('.atlas-downloads a')).map(a => a.href)")
-    assert len(hrefs) == 5
-    for href in hrefs:
+    downloads = [h for h in hrefs if "/downloads/" in h]
+    assert len(downloads) == 7
+    for href in downloads:
         response = page.request.get(href)
         assert response.status == 200 and len(response.body()) > 100, href
+        body = response.body().decode("utf-8")
+        if href.endswith(".csv"):
+            rows = list(csv.DictReader(io.StringIO(body)))
+            assert rows and rows[0]["atlas_version"], href
+        elif href.endswith(".json"):
+            json.loads(body)
+        else:
+            assert body.startswith("@comment{LLM Efficiency Atlas, version"), href
     page.close()
     page, seen = visit(browser, f"{site}/book/whats-new.html")
     text = page.inner_text("main")
