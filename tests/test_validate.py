@@ -230,3 +230,66 @@ def test_only_reports_named_files(dataset):
 def test_record_must_be_a_mapping(dataset, text):
     (dataset / GPTQ).write_text(text)
     assert f"{GPTQ}:1: a paper file must be a YAML mapping (key: ..., topics: [...], ...)" in problems()
+
+
+# --- an intake that loses nothing: what plain YAML and BibTeX would silently drop or change --------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "message"),
+    [
+        ("kind: method", "kind: method\nkind: system", "kind: system", "`kind` is given twice (also on line"),
+        ("    value: 3.25\n", "    value: 3.25\n    value: 3.5\n", "value: 3.5", "`value` is given twice"),
+        ("value: 3.25", "value: .nan", "value: .nan", "`.nan` is not a finite number"),
+        ("value: 3.25", "value: .inf", "value: .inf", "`.inf` is not a finite number"),
+        ("value: 3.25", "value: 012", "value: 012", "`012` would be read as the number 10"),
+        ("value: 3.25", "value: 3:25", "value: 3:25", "`3:25` would be read as the number 205"),
+        ("value: 3.25", "value: 3_250", "value: 3_250", "would be read as the number 3250"),
+        ("baseline: FP16\n", "baseline: no\n", "baseline: no", "`no` would be read as a boolean; quote it"),
+        ("kind: method", "kind: &k method\nstages2: *k", "kind: &k", "anchors and aliases"),
+    ],
+)
+def test_yaml_that_would_lose_or_change_a_value_is_refused(dataset, old, new, needle, message):
+    edit(GPTQ, old, new)
+    found = problems()
+    assert found == [f"{GPTQ}:{line_of(GPTQ, needle)}: {found[0].split(': ', 1)[1]}"] if found else False, found
+    assert message in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("metric: speedup\n    value: 3.25", "metric: speedup\n    value: 0", "0 is not a possible speedup in x"),
+        ("metric: speedup\n    value: 3.25", "metric: speedup\n    value: -2", "-2 is not a possible speedup"),
+        ("value: 6.09", "value: 0.5", "0.5 is not a possible perplexity in ppl: a perplexity is at least 1"),
+        ("baseline_value: 5.68", "baseline_value: 0.9", "results[2].baseline_value: 0.9 is not a possible perplexity"),
+    ],
+)
+def test_numbers_that_cannot_be_right_for_their_metric_are_refused(dataset, old, new, message):
+    edit(GPTQ, old, new)
+    found = problems()
+    assert len(found) == 1 and message in found[0], found
+    assert found[0].startswith(f"{GPTQ}:{line_of(GPTQ, new.split(chr(10))[-1].strip())}:"), found
+
+
+def test_a_percentage_above_100_is_refused(dataset):
+    record = "data/papers/gruslys2016memoryefficient.yaml"
+    lines = open(record, encoding="utf-8").read().splitlines()
+    at = next(i for i, line in enumerate(lines) if "metric: memory_saving" in line)
+    edit(record, lines[at + 1], "    value: 140")
+    found = problems()
+    assert found == [f"{record}:{at + 2}: {found[0].split(': ', 1)[1]}"], found
+    assert "140 is not a possible memory_saving in %: a percentage lies between 0 and 100" in found[0]
+
+
+def test_bibtex_field_given_twice_is_refused_not_crashed(dataset):
+    append_bib(
+        "@misc{doe2024twice,\n  title = {First},\n  Title = {Second},\n  author = {Doe, Jane},\n  year = {2024},\n}\n"
+    )
+    found = problems()
+    assert any("sets `title` twice" in p for p in found), found
+    append_bib(
+        "@misc{roe2024twice,\n  title = {One},\n  title = {Two},\n  author = {Roe, Jane},\n  year = {2024},\n}\n"
+    )
+    found = problems()
+    assert any("'roe2024twice' sets `title` twice" in p for p in found), found

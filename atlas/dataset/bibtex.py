@@ -56,7 +56,10 @@ def parse(text: str, file: str) -> tuple[list[BibEntry], list[Problem]]:
             )
         elif isinstance(block, DuplicateFieldKeyBlock):
             fields = ", ".join(f"`{f}`" for f in sorted(getattr(block, "duplicate_keys", []) or [])) or "a field"
-            problems.append(Problem(file, line, f"entry {block.key!r} sets {fields} twice; keep one"))
+            key = getattr(getattr(block, "ignore_error_block", None), "key", "?")
+            problems.append(
+                Problem(file, line, f"entry {key!r} sets {fields} twice; keep one (only one value can be kept)")
+            )
         elif isinstance(block, ParsingFailedBlock):
             reason = str(block.error).strip().splitlines()[-1] if str(block.error).strip() else "syntax error"
             problems.append(
@@ -69,6 +72,14 @@ def parse(text: str, file: str) -> tuple[list[BibEntry], list[Problem]]:
         fields, lines, bare = {}, {}, set()
         for f in e.fields:
             name = f.key.lower()
+            if name in fields:  # `Title` and `title`: BibTeX field names ignore case, so one would be lost
+                problems.append(
+                    Problem(
+                        file,
+                        f.start_line + 1,
+                        f"entry {e.key!r} sets `{name}` twice (field names ignore case); keep one",
+                    )
+                )
             fields[name] = str(f.value).strip()
             lines[name] = f.start_line + 1
             if getattr(f, "enclosing", None) == "no-enclosing" and not fields[name].isdigit():

@@ -40,6 +40,7 @@ class Validation:
     entries: dict[str, bibtex.BibEntry] = field(default_factory=dict)
     records: dict[str, Record] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)  # record files that exist but could not be read
 
     @property
     def ok(self) -> bool:
@@ -141,6 +142,7 @@ def _read_records(v: Validation, root: Path, taxonomy) -> None:
         data, text, problem = yamlio.read_mapping(path, file)
         if problem:
             v.problems.append(problem)
+            v.unreadable.add(path.stem)  # reported once, here: its entry is not "missing" a file
             continue
         if isinstance(data.get("added"), dt.date):  # YAML reads 2026-11-22 as a date; the schema wants text
             if data["added"] > today:
@@ -166,9 +168,51 @@ def _read_records(v: Validation, root: Path, taxonomy) -> None:
         for where, value in _strings(data):
             if bibtex.HTML_PATTERN.search(value):
                 v.problems.append(Problem(file, record.line(where), "contains HTML or a script URL; write plain text"))
+        for where, message in result_range_problems(data, taxonomy):
+            v.problems.append(Problem(file, record.line(where), message))
         if record.key in v.records:
             continue
         v.records[record.key] = record
+
+
+# What a number can be, by its metric's unit (and for a few metrics their own bounds): a value outside
+# is a typo or a converted figure (a ratio written as a percentage, a saving written as a ratio).
+_RANGES_BY_UNIT = {
+    "x": (0.0, None, "a ratio (baseline / method) is above 0"),
+    "%": (0.0, 100.0, "a percentage lies between 0 and 100"),
+    "ppl": (1.0, None, "a perplexity is at least 1"),
+    "bits": (0.0, 64.0, "bits per weight lie between 0 and 64"),
+    "tokens/s": (0.0, None, "a throughput is above 0"),
+}
+_STRICTLY_ABOVE = {"x", "bits", "tokens/s"}
+
+
+def result_range_problems(data: dict, taxonomy) -> list[tuple[list, str]]:
+    """Numbers that cannot be right for their metric, with where they are and the fix."""
+    found = []
+    for i, result in enumerate(data.get("results") or []):
+        if not isinstance(result, dict) or result.get("metric") not in taxonomy.metrics:
+            continue  # the schema reports these
+        metric = taxonomy.metrics[result["metric"]]
+        if metric.unit not in _RANGES_BY_UNIT:
+            continue
+        low, high, rule = _RANGES_BY_UNIT[metric.unit]
+        for field_name in ("value", "baseline_value"):
+            value = result.get(field_name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue  # the schema reports these
+            below = value <= low if metric.unit in _STRICTLY_ABOVE else value < low
+            if below or (high is not None and value > high):
+                hint = (
+                    " (for a ratio, record the percentage under a `_saving` metric instead)"
+                    if metric.unit == "%"
+                    else ""
+                )
+                found.append(
+                    (["results", i, field_name], f"results[{i}].{field_name}: {value:g} is not a possible {metric.id} "
+                     f"in {metric.unit}: {rule}; record the number as the paper states it{hint}")
+                )  # fmt: skip
+    return found
 
 
 def _strings(value, where=()):
@@ -239,7 +283,7 @@ def _check_links(v: Validation, bib_file: str) -> None:
     """One YAML per BibTeX entry and one BibTeX entry per YAML."""
     folder = paths.relative(paths.papers_dir(v.root))
     for key, entry in v.entries.items():
-        if key not in v.records:
+        if key not in v.records and key not in v.unreadable:
             v.problems.append(
                 Problem(
                     bib_file,
