@@ -85,10 +85,14 @@ def last_updated(dataset):
     )
     if in_book_build() and dataset.scope.startswith("chapter:"):
         folder = f"../downloads/chapters/{dataset.scope.removeprefix('chapter:')}"
-        line += (
-            f" Download them: [CSV]({folder}/papers.csv), [results CSV]({folder}/results.csv), "
-            f"[JSON]({folder}/atlas.json), [BibTeX]({folder}/papers.bib)."
-        )
+        links = [
+            ("CSV", "papers.csv"),
+            ("results CSV", "results.csv"),
+            ("JSON", "atlas.json"),
+            ("BibTeX", "papers.bib"),
+        ]
+        # raw links: the files are written into the site after Sphinx, so they are no cross-references
+        line += " Download them: " + ", ".join(f'<a href="{folder}/{file}">{name}</a>' for name, file in links) + "."
     return Markdown(line)
 
 
