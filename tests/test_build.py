@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from conftest import copy_repo, run_atlas
 
@@ -89,7 +90,11 @@ def test_a_stale_claim_is_gone_after_a_rebuild(book):
     assert "book/quantization/int8-weights-halved" in after and "book/quantization/int8-weight-memory" not in after
     assert len(after) == len(before)
     toc = book / "_toc.yml"
-    toc.write_text(toc.read_text().replace("      - file: book/quantization\n", ""))
+    contents = yaml.safe_load(toc.read_text())
+    for part in contents["parts"]:
+        part["chapters"] = [c for c in part["chapters"] if c["file"] != "book/quantization"]
+    contents["parts"] = [part for part in contents["parts"] if part["chapters"]]
+    toc.write_text(yaml.safe_dump(contents, sort_keys=False))
     result = run_atlas("build", cwd=book)
     assert result.returncode == 0, result.stdout[-3000:]
     assert not [c for c in claims_of(book) if c.startswith("book/quantization/")], "a removed page's claims survived"
