@@ -6,6 +6,7 @@ update KEY            record a venue, journal, DOI or code link for a paper alre
 format [--check]      put bib/papers.bib and the YAML in canonical order and style
 build [--clean]       validate, then build the book to _build/html (strict: any warning fails)
 notebooks [--check]   regenerate each chapter's Colab notebook from its Markdown source
+words KEY --abstract  check a summary does not repeat a run of its abstract's words
 export DIR            write the dataset as CSV, JSON and BibTeX
 schema [--write]      check (or regenerate) data/schema/paper.schema.json from the taxonomy
 """
@@ -88,6 +89,24 @@ def _build(args) -> int:
     from atlas.book import build as book
 
     return book.build(clean=args.clean)
+
+
+def _words(args) -> int:
+    from atlas.dataset import ownwords, yamlio
+
+    record = paths.papers_dir() / f"{args.key}.yaml"
+    if not record.exists():
+        print(f"{paths.relative(record)}:1: no such paper; pass a key of the dataset")
+        return 1
+    abstract = sys.stdin.read() if args.abstract == "-" else Path(args.abstract).read_text(encoding="utf-8")
+    summary = yamlio.read(record).get("summary", "")
+    length, run = ownwords.longest_shared_run(summary, abstract)
+    copied = ownwords.problem(summary, abstract)
+    if copied:
+        print(f"{paths.relative(record)}:{yamlio.line_of(record.read_text(encoding='utf-8'), ['summary'])}: {copied}")
+        return 1
+    print(f"{args.key}: longest run shared with the abstract is {length} words ({run!r}); fine.", file=sys.stderr)
+    return 0
 
 
 def _notebooks(args) -> int:
@@ -183,6 +202,10 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate, then build the book into _build/html")
     b.add_argument("--clean", action="store_true", help="discard cached pages and executions first (what CI does)")
     b.set_defaults(run=_build)
+    w = sub.add_parser("words", help="check that a paper's summary does not copy a clause of its abstract")
+    w.add_argument("key")
+    w.add_argument("--abstract", required=True, metavar="FILE", help="the abstract as text, or - for standard input")
+    w.set_defaults(run=_words)
     n = sub.add_parser("notebooks", help="regenerate each chapter's Colab notebook (.ipynb) from its Markdown")
     n.add_argument("--check", action="store_true", help="only report notebooks that differ (exit 1 if any)")
     n.set_defaults(run=_notebooks)

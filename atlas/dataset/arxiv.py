@@ -75,5 +75,8 @@ def to_bibtex(atom: str, arxiv_id: str) -> tuple[str, str]:
     if doi:
         fields.append(("doi", doi))
     fields.append(("url", f"https://arxiv.org/abs/{arxiv_id}"))
+    abstract = " ".join(_text(entry, "atom:summary").split())
+    if abstract:  # kept only long enough for `atlas add` to check the summary against it
+        fields.append(("abstract", abstract.replace("{", "(").replace("}", ")")))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{new,\n{body},\n}}\n", _text(entry, "arxiv:journal_ref")

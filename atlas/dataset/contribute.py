@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atlas import paths
-from atlas.dataset import arxiv, bibtex, duplicates, records, validate, yamlio
+from atlas.dataset import arxiv, bibtex, duplicates, ownwords, records, validate, yamlio
 from atlas.dataset import taxonomy as taxonomy_mod
 from atlas.dataset.formatting import write_atomically
 from atlas.dataset.problems import Problem
@@ -228,6 +228,11 @@ def add(
         raise Refused([Problem(source, 1, f"found {found}; add one paper at a time (one @type{{key, ...}} entry)")])
     entry, notes = normalise(incoming[0])
     problems = [Problem(source, incoming[0].line, p.message) for p in bibtex.entry_problems(entry, source)]
+    abstract = incoming[0].fields.get("abstract")
+    if summary and abstract:  # the one moment the abstract is at hand: check the summary is not a copy of it
+        copied = ownwords.problem(summary, bibtex.to_text(abstract))
+        if copied:
+            problems.append(Problem(source, incoming[0].line_of("abstract"), f"--summary: {copied}"))
     unknown = [t for t in topics if t not in disk.taxonomy.topics]
     for topic in unknown:
         problems.append(
