@@ -7,6 +7,7 @@ format [--check]      put bib/papers.bib and the YAML in canonical order and sty
 build [--clean]       validate, then build the book to _build/html (strict: any warning fails)
 notebooks [--check]   regenerate each chapter's Colab notebook from its Markdown source
 words KEY --abstract  check a summary does not repeat a run of its abstract's words
+watch [--venues]      new arXiv papers to triage; preprints that have since been published
 export DIR            write the dataset as CSV, JSON and BibTeX
 schema [--write]      check (or regenerate) data/schema/paper.schema.json from the taxonomy
 """
@@ -89,6 +90,28 @@ def _build(args) -> int:
     from atlas.book import build as book
 
     return book.build(clean=args.clean)
+
+
+def _watch(args) -> int:
+    import datetime as dt
+
+    from atlas import data
+    from atlas.dataset import validate, watch
+
+    checked = validate.run(check_pybtex=False)
+    entries = list(checked.entries.values())
+    if args.venues:
+        found = watch.published_preprints(entries)
+        for key, journal_ref, doi in found:
+            where = f"journal reference {journal_ref!r}" if journal_ref else f"DOI {doi}"
+            print(f"{key}: arXiv now lists {where}; if it appeared there, "
+                  f"`python -m atlas update {key} --venue ...`" + (f" --doi {doi}" if doi else ""))  # fmt: skip
+        print(f"{len(found)} preprint(s) arXiv lists as published.", file=sys.stderr)
+        return 0
+    since = dt.date.fromisoformat(args.since) if args.since else data.frames(checked).papers["added"].max().date()
+    candidates = watch.triage(entries, checked.taxonomy, since, max_pages=args.pages)
+    print(watch.markdown(candidates, since, args.limit) if args.markdown else watch.text(candidates, since, args.limit))
+    return 0
 
 
 def _words(args) -> int:
@@ -202,6 +225,15 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate, then build the book into _build/html")
     b.add_argument("--clean", action="store_true", help="discard cached pages and executions first (what CI does)")
     b.set_defaults(run=_build)
+    wa = sub.add_parser(
+        "watch", help="new arXiv papers to triage (needs the network); --venues: preprints now published"
+    )
+    wa.add_argument("--since", help="YYYY-MM-DD (default: the newest `added` date in the dataset)")
+    wa.add_argument("--markdown", action="store_true", help="print the list as Markdown (the weekly issue's body)")
+    wa.add_argument("--limit", type=int, default=100, help="how many candidates to list (default 100)")
+    wa.add_argument("--pages", type=int, default=3, help="result pages of 200 to read per chapter (default 3)")
+    wa.add_argument("--venues", action="store_true", help="instead, list preprints arXiv now lists as published")
+    wa.set_defaults(run=_watch)
     w = sub.add_parser("words", help="check that a paper's summary does not copy a clause of its abstract")
     w.add_argument("key")
     w.add_argument("--abstract", required=True, metavar="FILE", help="the abstract as text, or - for standard input")

@@ -12,7 +12,7 @@ from conftest import REPO
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 ACTIONS = sorted((REPO / ".github" / "actions").glob("*/action.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
-WRITE_ALLOWED = {"pages", "id-token"}  # only the Pages deploy job, and only these
+WRITE_ALLOWED = {"pages", "id-token", "issues"}  # the Pages deploy job and the paper watch's poster only
 
 
 def load(path: Path) -> dict:
@@ -33,7 +33,7 @@ def workflow(name: str) -> dict:
 
 
 def test_workflows_exist():
-    assert {p.name for p in WORKFLOWS} == {"pull-request.yml", "publish.yml", "links.yml"}
+    assert {p.name for p in WORKFLOWS} == {"pull-request.yml", "publish.yml", "links.yml", "watch.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: p.parent.name + "/" + p.name)
@@ -77,7 +77,20 @@ def test_least_privilege(path):
         writes = {scope for scope, level in granted.items() if level == "write"}
         assert writes <= WRITE_ALLOWED, f"{name} asks to write {writes}"
         if writes:
-            assert path.name == "publish.yml" and name == "deploy"
+            assert (path.name, name, frozenset(writes)) in {
+                ("publish.yml", "deploy", frozenset({"pages", "id-token"})),
+                ("watch.yml", "post", frozenset({"issues"})),
+            }, f"{path.name}:{name} may not write {writes}"
+
+
+def test_the_paper_watch_keeps_one_sticky_issue():
+    data = workflow("watch.yml")
+    assert set(data["on"]) == {"schedule", "workflow_dispatch"}  # never on contributor events
+    post = data["jobs"]["post"]
+    assert "run" not in " ".join(str(s) for s in data["jobs"]["triage"]["steps"] if "gh " in str(s))
+    script = "\n".join(s.get("run", "") for s in post["steps"])
+    assert "gh issue list --label paper-watch --state open" in script and "gh issue edit" in script
+    assert script.index("gh issue edit") < script.index("gh issue create")  # update first, create only if none
     for step in steps(data):
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step.get("with", {}).get("persist-credentials") is False

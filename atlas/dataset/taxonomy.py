@@ -15,6 +15,7 @@ class Topic:
     title: str
     description: str
     chapter: str
+    keywords: tuple[str, ...] = ()  # lower-case phrases `atlas watch` finds new papers by
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ def check(raw, file: str, text: str) -> list[Problem]:
             where = ["chapters", ci, "topics", ti]
             if not isinstance(topic, dict) or not all(topic.get(k) for k in ("id", "title", "description")):
                 report(where, "each topic needs id, title and description")
+            elif not isinstance(topic.get("keywords", []), list) or not all(
+                isinstance(k, str) and k == k.lower() for k in topic.get("keywords", [])
+            ):
+                report([*where, "keywords"], "`keywords` must be a list of lower-case phrases")
             elif topic["id"] in seen:
                 report(
                     where,
@@ -118,7 +123,10 @@ def parse(raw) -> Taxonomy:
             id=c["id"],
             title=c["title"],
             description=c["description"],
-            topics=tuple(Topic(t["id"], t["title"], t["description"], c["id"]) for t in c["topics"]),
+            topics=tuple(
+                Topic(t["id"], t["title"], t["description"], c["id"], tuple(t.get("keywords") or ()))
+                for t in c["topics"]
+            ),
             stages=tuple(c.get("stages") or ()),
         )
         for c in raw["chapters"]
