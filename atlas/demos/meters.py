@@ -16,8 +16,8 @@ import weakref
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils.flop_counter import flop_registry
 
 
 def device() -> torch.device:
@@ -58,7 +58,16 @@ def times(fn, dev: torch.device | None = None, repeat: int = 7, warmup: int = 2)
     return out
 
 
-class _LiveBytes(TorchDispatchMode):
+class _Mode(TorchDispatchMode):
+    """A dispatch mode that leaves torch.compile alone: torch's default wraps every mode's handler in
+    a dynamo guard, whose first use imports torch._dynamo (seconds of a chapter's budget)."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
+
+
+class _LiveBytes(_Mode):
     """Adds up the storages of CPU tensors that ops create, and subtracts them when they are freed."""
 
     def __init__(self):
@@ -100,11 +109,28 @@ def peak_memory(fn, dev: torch.device | None = None) -> tuple[int, object]:
     return tracker.peak, result
 
 
+class _Flops(_Mode):
+    """Adds up, op by op, the FLOPs of torch's flop counter formulas (torch.utils.flop_counter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            shape = lambda x: x.shape if isinstance(x, torch.Tensor) else x  # noqa: E731
+            self.total += formula(*tree_map(shape, args), **tree_map(shape, kwargs), out_val=tree_map(shape, out))
+        return out
+
+
 def flops_and_result(fn) -> tuple[int, object]:
-    """(FLOPs torch's flop counter attributes to fn(), fn's result)."""
-    with FlopCounterMode(display=False) as counter:
+    """(FLOPs torch's flop counter formulas attribute to fn(), fn's result)."""
+    with _Flops() as counter:
         result = fn()
-    return counter.get_total_flops(), result
+    return counter.total, result
 
 
 def flops(fn) -> int:
