@@ -72,7 +72,7 @@ def test_bf16_autocast_keeps_fp32_weights_and_gradients_close_to_fp32():
 
 
 def test_fp16_fate_counts_underflow_subnormals_and_overflow():
-    g = torch.tensor([1e-9, 1e-6, 1e-3, 0.5, 0.0])  # below 2^-24, subnormal, normal, normal; zeros are ignored
+    g = torch.tensor([1e-9, 1e-6, 1e-4, 0.5, 0.0])  # below 2^-24, subnormal, normal, normal; zeros are ignored
     fate = ns["fp16_fate"](g)
     assert fate == {"flushed to zero (%)": 25.0, "subnormal (%)": 25.0, "overflow (%)": 0.0}
     scaled = ns["fp16_fate"](g, scale=2.0**15)  # 1e-9 becomes a subnormal, 1e-6 a normal number
@@ -90,6 +90,7 @@ def test_loss_scaling_keeps_small_gradients_and_reports_overflow():
     scaled = ns["fp16_gradients"](model, x, y, scale=2.0**12)
     lost = [((g == 0) & (reference != 0)).sum().item() for g in (unscaled, scaled)]
     assert lost[0] > 0 and lost[1] < lost[0]
+    assert (scaled - reference).norm() / reference.norm() < 0.02  # unscaled again: fp32's gradients, rounded
     assert ns["fp16_gradients"](model, x, y, scale=2.0**40) is None  # overflow: the step must be skipped
 
 
