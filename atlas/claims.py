@@ -61,17 +61,12 @@ class Claim:
         return {**asdict(self), "anchor": self.anchor}
 
 
-_dataset_cache = {}
-
-
 def _dataset():
-    """The dataset, loaded once per process (reading it does not mark the page as reading all of it)."""
-    from atlas import data, paths
+    """The dataset the page already loaded (else loaded now); reading it here does not mark the page
+    as reading all of it, since a claim notes the one paper it uses."""
+    from atlas import data
 
-    root = str(paths.root())
-    if root not in _dataset_cache:
-        _dataset_cache[root] = data.load()
-    return _dataset_cache[root]
+    return data.last_loaded() or data.load()
 
 
 def _row(paper: str, metric: str, row: str | None):

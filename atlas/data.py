@@ -76,11 +76,23 @@ class Dataset:
         )
 
 
+_last_loaded: dict[str, Dataset] = {}
+
+
 def load(root: Path | None = None) -> Dataset:
     checked = validate.run(root, check_pybtex=False)
     if checked.problems:
         raise DatasetError(checked.problems)
-    return frames(checked)
+    ds = frames(checked)
+    _last_loaded[str(Path(checked.root).resolve())] = ds
+    return ds
+
+
+def last_loaded(root: Path | None = None) -> Dataset | None:
+    """The dataset this process last loaded from `root`, so helpers (claims) need not read it again."""
+    from atlas import paths
+
+    return _last_loaded.get(str(Path(root or paths.root()).resolve()))
 
 
 def label(title: str, first_author: str, year: int) -> str:

@@ -105,17 +105,25 @@ def test_table_escapes_markup():
 
 def test_export_writes_every_format(dataset, tmp_path):
     ds = data.load()
-    written = export.write(ds, tmp_path / "out")
-    assert sorted(p.name for p in written) == [
-        "atlas.json",
-        "paper_topics.csv",
-        "papers.bib",
-        "papers.csv",
-        "results.csv",
-    ]
-    assert len(pd.read_csv(tmp_path / "out" / "papers.csv")) == len(ds.papers)
-    payload = json.loads((tmp_path / "out" / "atlas.json").read_text())
-    assert len(payload["results"]) == len(ds.results)
+    out = tmp_path / "out"
+    written = export.write(ds, out)
+    top = sorted(p.name for p in written if p.parent == out)
+    assert top == ["atlas.json", "datapackage.json", "paper_topics.csv", "papers.bib", "papers.csv", "results.csv"]
+    papers = pd.read_csv(out / "papers.csv")
+    assert len(papers) == len(ds.papers) and papers["atlas_version"].nunique() == 1
+    payload = json.loads((out / "atlas.json").read_text())
+    assert len(payload["results"]) == len(ds.results) and payload["version"]["label"] == papers["atlas_version"][0]
+    assert (out / "papers.bib").read_text().startswith("@comment{LLM Efficiency Atlas, version ")
+    # the data dictionary describes every column of every table, and nothing else
+    package = json.loads((out / "datapackage.json").read_text())
+    for resource in package["resources"][:3]:
+        described = [f["name"] for f in resource["schema"]["fields"]]
+        assert described == list(pd.read_csv(out / resource["path"], nrows=0).columns), resource["name"]
+    # each chapter's own files hold exactly its papers
+    quant = out / "chapters" / "quantization"
+    keys = set(ds.chapter("quantization").papers["key"])
+    assert set(pd.read_csv(quant / "papers.csv")["key"]) == keys
+    assert quant.joinpath("papers.bib").read_text().count("\n@") == len(keys)
 
 
 def test_export_cli(dataset, tmp_path):

@@ -172,6 +172,14 @@ def test_time_it_is_the_median_and_synchronised():
     assert len(spread) == 3
 
 
+def test_cpu_time_counts_this_process_only():
+    import time
+
+    assert meters.cpu_time(lambda: time.sleep(0.02), repeat=3, warmup=0) < 0.01  # sleeping uses no CPU
+    busy = meters.cpu_time(lambda: sum(range(200_000)), repeat=3, warmup=0)
+    assert busy > 0
+
+
 def test_peak_memory_counts_what_is_alive_at_once():
     def work():
         a = torch.ones(1000, 1000)  # 4 MB

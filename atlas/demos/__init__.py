@@ -21,6 +21,7 @@ import torch
 from atlas.demos import corpus, family
 from atlas.demos.family import load
 from atlas.demos.meters import (
+    cpu_time,
     device,
     flops,
     flops_and_result,
@@ -37,7 +38,7 @@ from atlas.demos.model import GPT, MLP, Attention, Block, Config, KVCache, MoE, 
 from atlas.demos.training import Recipe, evaluate, loss_of, train
 
 __all__ = [
-    "GPT", "MLP", "Attention", "Block", "Config", "KVCache", "MoE", "Recipe", "causal_mask", "corpus",
+    "GPT", "MLP", "Attention", "Block", "Config", "KVCache", "MoE", "Recipe", "causal_mask", "corpus", "cpu_time",
     "describe", "device", "evaluate", "family", "flops", "flops_and_result", "load", "loss_of", "model_bytes",
     "n_params", "nbytes", "peak_memory", "perplexity", "seed_everything", "source", "synchronize", "time_it",
     "times", "tokens_per_second", "train",

@@ -1,7 +1,8 @@
 """Meters for the demos: wall time, peak memory, FLOPs, parameters and bytes, tokens per second.
 
 Every meter states what it counts, because a figure is only as honest as its definition:
-- `time_it`: median wall-clock seconds over repeats, after warm-up runs, GPU work synchronised.
+- `time_it`: median wall-clock seconds over repeats, after warm-up runs, GPU work synchronised;
+  `cpu_time`: median CPU seconds of this process instead, steadier on a machine others share.
 - `peak_memory`: the most bytes of tensors allocated *while fn runs* were alive at once (tensors
   that existed before, such as weights and inputs, are not counted). On the CPU this is tracked
   op by op through torch's dispatcher, so buffers a fused kernel allocates internally are not seen;
@@ -56,6 +57,20 @@ def times(fn, dev: torch.device | None = None, repeat: int = 7, warmup: int = 2)
         synchronize(dev)
         out.append(time.perf_counter() - start)
     return out
+
+
+def cpu_time(fn, repeat: int = 7, warmup: int = 2) -> float:
+    """Median CPU seconds this process spent in fn() (all its threads together). On a machine that
+    others share, this moves much less than wall time; it says nothing about GPU work, and with
+    several threads it adds their time up rather than measuring the wait."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        out.append(time.process_time() - start)
+    return statistics.median(out)
 
 
 class _Mode(TorchDispatchMode):
