@@ -18,6 +18,15 @@ StepModel, make_trace, simulate, goodput = ns["StepModel"], ns["make_trace"], ns
 STEP = StepModel(1e-3, 1e-5, 1e-4)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """As in the chapter: a model this small runs fastest on one thread (and busy cores do not slow it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def model():
     return demos.load("m")
@@ -245,11 +254,12 @@ def test_the_trace_carries_the_sources_shape():
 
 
 def test_step_model_fit_recovers_its_costs():
-    true = StepModel(2e-3, 3e-5, 4e-4)
+    true = StepModel(2e-3, 3e-5, 4e-4, c_prefill=1e-3)
     fitted = StepModel.fit([(t, true(t, 0)) for t in (8, 64, 200)], [(n, true(0, n)) for n in (1, 4, 8)])
-    assert (fitted.c0, fitted.a, fitted.b) == pytest.approx((2e-3, 3e-5, 4e-4))
-    noisy = StepModel.fit([(8, 1e-3), (200, 1e-3)], [(1, 5e-3), (8, 5e-3)])
-    assert min(noisy.c0, noisy.a, noisy.b) > 0  # no negative cost, however bad the timings
+    assert (fitted.c0, fitted.a, fitted.b, fitted.c_prefill) == pytest.approx((2e-3, 3e-5, 4e-4, 1e-3))
+    assert fitted(10, 3) == pytest.approx(2e-3 + 10 * 3e-5 + 3 * 4e-4)  # a mixed pass pays the decode pass's c0
+    noisy = StepModel.fit([(8, 1e-3), (200, 9e-4)], [(1, 5e-3), (8, 4e-3)])
+    assert min(noisy.c0, noisy.a, noisy.b, noisy.c_prefill) > 0  # no negative cost, however bad the timings
 
 
 def test_goodput_interpolates_where_attainment_drops_below_the_goal():
