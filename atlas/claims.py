@@ -189,7 +189,7 @@ def markdown(claim: Claim) -> str:
         f"{target}**Claim `{claim.id}`**: {who} report {tables.escape(r['metric_title']).lower()} of "
         f"**{r['value']:g}{unit}**{base} ({tables.escape(r['setting'])}; {tables.escape(r['where'])}). "
         f"Measured here: **{m['value']:.3g}{unit}**{toy_base} ({tables.escape(m['setting'])}). "
-        f"Direction {mark}: {tables.escape(claim.criterion)}."
+        f"Direction {mark} (the test: {tables.escape(claim.criterion.rstrip('.'))})."
     )
 
 
