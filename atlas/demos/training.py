@@ -88,6 +88,7 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, recipe)
         x, y = corpus.batch("train", recipe.batch_size, config.context, batches, ids=ids)
+        x, y = x.to(device), y.to(device)
 
         def step_loss(x=x, y=y):
             loss = loss_of(model, x, y, recipe.exit_loss)
