@@ -64,7 +64,12 @@ def perplexity(loss: float) -> float:
 def describe() -> str:
     """One line naming where the demo ran, printed above its figures."""
     dev = device()
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    name = (
+        torch.cuda.get_device_name(dev)
+        if dev.type == "cuda"
+        else f"CPU ({threads} thread{'s' if threads != 1 else ''})"
+    )
     return f"device: {name}; torch {torch.__version__}"
 
 
