@@ -10,7 +10,7 @@ DOM's textContent, never as markup, so a title holding `<script>` shows as text.
 import hashlib
 import json
 
-from atlas import paths
+from atlas.book.environment import pages_in_book
 from atlas.tables import short_venue
 
 _SCRIPT = "atlas-explorer.js"
@@ -22,15 +22,10 @@ def _safe_json(payload) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _chapters_in_book(root) -> set[str]:
-    return {p.stem for p in (root / "book").glob("*.md")}
-
-
 def papers_payload(ds) -> dict:
     """What the explorer shows of each paper, plus the vocabularies its filters offer."""
-    root = paths.root()
     taxonomy = ds.taxonomy
-    in_book = _chapters_in_book(root)
+    in_book = {page.removeprefix("book/") for page in pages_in_book()}
     rows = []
     for p in ds.papers.itertuples():
         rows.append(

@@ -124,11 +124,11 @@ def whats_new(dataset, days: int = 90):
 
 def crosswalk_markdown(dataset) -> str:
     """For a reader of each founding survey: every category it uses, and where it lives in the Atlas."""
-    from atlas import paths
+    from atlas.book.environment import pages_in_book
 
     taxonomy = dataset.taxonomy
     counts = dataset.paper_topics.groupby("topic").size()
-    in_book = {p.stem for p in (paths.root() / "book").glob("*.md")}
+    in_book = {page.removeprefix("book/") for page in pages_in_book()}
     parts = []
     for survey in taxonomy.crosswalk:
         key = survey["survey"]

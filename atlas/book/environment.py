@@ -11,3 +11,27 @@ BOOK_BUILD_ENV = "ATLAS_BOOK_BUILD"
 
 def in_book_build() -> bool:
     return os.environ.get(BOOK_BUILD_ENV) == "1"
+
+
+def pages_in_book(root=None) -> set[str]:
+    """The docnames the table of contents builds (book/quantization, ...): a page links to another
+    only when it is in the book, not merely on disk."""
+    from pathlib import Path
+
+    import yaml
+
+    from atlas import paths
+
+    toc = yaml.safe_load((Path(root or paths.root()) / "_toc.yml").read_text(encoding="utf-8"))
+    found = {toc["root"]}
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                found.add(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return found
