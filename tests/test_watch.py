@@ -8,6 +8,7 @@ from atlas.dataset import validate, watch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "watch"
 SINCE = dt.date(2026, 11, 22)
+EMPTY_FEED = '<feed xmlns="http://www.w3.org/2005/Atom"></feed>'
 
 
 def entries():
@@ -47,5 +48,15 @@ def test_triage_drops_known_and_old_papers_and_ranks_the_rest(dataset):
 
 
 def test_preprints_now_published(dataset):
-    found = watch.published_preprints(entries(), fetch_ids=lambda ids: (FIXTURES / "venues.xml").read_text())
+    asked = []
+
+    def fetch_ids(ids):
+        # arXiv answers only for the ids it is asked about; the fixture answers for QLoRA's
+        asked.append(ids)
+        return (FIXTURES / "venues.xml").read_text() if "2305.14314" in ids else EMPTY_FEED
+
+    found = watch.published_preprints(entries(), fetch_ids=fetch_ids)
     assert found == [("dettmers2023qlora", "Test Venue 2099 (constructed)", "")]
+    assert all(len(batch) <= 100 for batch in asked)
+    flat = [i for batch in asked for i in batch]
+    assert len(flat) == len(set(flat))  # each preprint asked about once
