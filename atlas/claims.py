@@ -114,6 +114,7 @@ def make(
         raise ClaimError(f"claim id {claim_id!r}: use letters, digits and hyphens")
     measured = float(measured)  # a numpy or torch scalar is welcome; the record holds a plain number
     baseline = None if baseline is None else float(baseline)
+    spread = None if spread is None else float(spread)
     if not math.isfinite(measured) or (baseline is not None and not math.isfinite(baseline)):
         raise ClaimError(f"{claim_id}: the measured value {measured!r} is not a finite number")
     result, paper_row = _row(paper, metric, row)
@@ -188,7 +189,7 @@ def markdown(claim: Claim) -> str:
         f"{target}**Claim `{claim.id}`**: {who} report {tables.escape(r['metric_title']).lower()} of "
         f"**{r['value']:g}{unit}**{base} ({tables.escape(r['setting'])}; {tables.escape(r['where'])}). "
         f"Measured here: **{m['value']:.3g}{unit}**{toy_base} ({tables.escape(m['setting'])}). "
-        f"Direction {mark}: {tables.escape(claim.criterion)}."
+        f"Direction {mark} (the test: {tables.escape(claim.criterion.rstrip('.'))})."
     )
 
 

@@ -57,20 +57,19 @@ def add_standins(root: Path, n: int) -> None:
     toc.write_text("".join(lines[:at] + entries + lines[at:]))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--standins", type=int, default=1, help="extra copies of a chapter to execute (default 1)")
-    parser.add_argument("--jobs", type=int, help="pages executed at once (default: one per core)")
-    args = parser.parse_args()
+def run(standins: int = 0, jobs: int | None = None, inspect=None) -> dict:
+    """Cold, no-op and one-paper-added builds of a temporary copy; `inspect(root)` is called on the
+    copy after the cold build (to read its site or records)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name in COPY:
             source = REPO / name
             (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
         shutil.rmtree(root / "_build", ignore_errors=True)
-        add_standins(root, args.standins)
-        cold = build(root, args.jobs)
-        noop = build(root, args.jobs)
+        add_standins(root, standins)
+        cold = build(root, jobs)
+        extra = inspect(root) if inspect else None
+        noop = build(root, jobs)
         (root / "new.bib").write_text(NEW_PAPER)
         added = subprocess.run(
             [sys.executable, "-m", "atlas", "add", "--bibtex", "new.bib", "--topic", "weight-only-quantization",
@@ -79,9 +78,19 @@ def main() -> int:
         )  # fmt: skip
         if added.returncode != 0:
             sys.exit(f"atlas add failed:\n{added.stdout}\n{added.stderr}")
-        one = build(root, args.jobs)
-    print(f"{os.cpu_count()} cores; {len(cold[1])} executed pages")
-    for name, (seconds, pages) in (("cold", cold), ("no-op", noop), ("one paper added", one)):
+        one = build(root, jobs)
+    return {"cold": cold, "no-op": noop, "one paper added": one, "inspected": extra}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--standins", type=int, default=0, help="extra copies of a chapter to execute (default 0)")
+    parser.add_argument("--jobs", type=int, help="pages executed at once (default: one per core)")
+    args = parser.parse_args()
+    runs = run(args.standins, args.jobs)
+    print(f"{os.cpu_count()} cores; {len(runs['cold'][1])} executed pages")
+    for name in ("cold", "no-op", "one paper added"):
+        seconds, pages = runs[name]
         listed = ", ".join(f"{p} {s:.1f} s" for p, s in pages) or "none"
         print(f"{name:>16}: {seconds:5.1f} s, {len(pages)} page(s) executed: {listed}")
     return 0

@@ -28,7 +28,9 @@ def execute(nb, cwd: Path, env: dict | None = None):
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     saved = dict(os.environ)
     # the kernel imports the atlas of this tree, wherever the environment's editable install points
-    os.environ.update({"PYTHONPATH": str(REPO), "ATLAS_ROOT": str(REPO), **(env or {})})
+    # one thread, as the build gives each of its parallel kernels on two cores: tiny models gain
+    # nothing from a second thread, and on a loaded machine threads waiting for each other thrash
+    os.environ.update({"PYTHONPATH": str(REPO), "ATLAS_ROOT": str(REPO), "OMP_NUM_THREADS": "1", **(env or {})})
     os.environ.pop("ATLAS_BOOK_BUILD", None)
     try:
         return client.execute()

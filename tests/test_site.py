@@ -70,7 +70,7 @@ def visit(browser, url):
             else None
         ),
     )
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until="load")  # "networkidle" can fire before a long page is parsed on a busy machine
     page.wait_for_function(
         "Array.from(document.querySelectorAll('.atlas-chart')).every(c => c.querySelector('svg.marks'))", timeout=15000
     )

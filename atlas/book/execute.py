@@ -102,12 +102,13 @@ def workers(n_jobs: int) -> int:
 def run(jobs: list[Job], root: Path, timeout: int, report=print) -> list[Outcome]:
     """Execute every job, `workers()` at a time, each in its own process and kernel.
 
-    The cores are shared out between the kernels running at once (OMP_NUM_THREADS), so two pages
-    on two cores do not fight over both."""
+    Each kernel runs torch on one thread (OMP_NUM_THREADS=1): the demos' models are small enough
+    that a second thread buys little, pages running side by side then never fight over cores, and
+    on a machine others share, threads waiting for each other do not turn seconds into minutes."""
     if not jobs:
         return []
     n_workers = workers(len(jobs))
-    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    threads = 1
     pending = list(jobs)  # in the caller's order: put the longest-running pages first
     running: list[tuple[Job, subprocess.Popen, Path, float]] = []
     outcomes = []

@@ -45,14 +45,15 @@ __all__ = [
 ]  # fmt: skip
 
 
-def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed every random source a demo touches, so a rebuild prints the same figures."""
+def seed_everything(seed: int = 0, device: torch.device | str = "cpu") -> torch.Generator:
+    """Seed every random source a demo touches, so a rebuild prints the same figures; returns a
+    generator on `device` (sampling on a GPU needs a GPU generator)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def perplexity(loss: float) -> float:
@@ -63,7 +64,12 @@ def perplexity(loss: float) -> float:
 def describe() -> str:
     """One line naming where the demo ran, printed above its figures."""
     dev = device()
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    name = (
+        torch.cuda.get_device_name(dev)
+        if dev.type == "cuda"
+        else f"CPU ({threads} thread{'s' if threads != 1 else ''})"
+    )
     return f"device: {name}; torch {torch.__version__}"
 
 

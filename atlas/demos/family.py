@@ -88,10 +88,13 @@ def save(model: GPT, card: dict, dtype: torch.dtype) -> None:
 
 
 def read_card(name: str) -> dict:
+    """A checkpoint's card without its weights (noted as a read: a page that shows it depends on it)."""
     from safetensors import safe_open
 
     with safe_open(str(path(name)), framework="pt") as f:
-        return json.loads(f.metadata()["atlas"])
+        card = json.loads(f.metadata()["atlas"])
+    reads.note("model", name)
+    return card
 
 
 def load(name: str, device: torch.device | str | None = None) -> GPT:
@@ -102,7 +105,7 @@ def load(name: str, device: torch.device | str | None = None) -> GPT:
     file = path(name)
     if not file.exists():
         raise FileNotFoundError(f"{paths.relative(file)} is missing; run `python scripts/train_demo_models.py {name}`")
-    card = read_card(name)
+    card = read_card(name)  # notes the read
     model = GPT(Config(**card["config"]))
     state = {k: v.float() for k, v in load_file(str(file)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -111,5 +114,4 @@ def load(name: str, device: torch.device | str | None = None) -> GPT:
             f"{paths.relative(file)} does not match its config: missing {missing}, unexpected {unexpected}"
         )
     model.card = card
-    reads.note("model", name)
     return model.to(device or "cpu").eval()

@@ -9,6 +9,8 @@ Every meter states what it counts, because a figure is only as honest as its def
   on CUDA it is the caching allocator's own peak.
 - `flops`: the floating-point operations torch's flop counter attributes to matrix multiplies,
   convolutions and attention (one multiply-add counts as two); elementwise work is not counted.
+  Torch has no formula for its CPU attention kernel, so on a CPU fused attention counts 0 (on a
+  GPU it counts as full, non-causal attention); the Hardware chapter shows both.
 """
 
 import statistics

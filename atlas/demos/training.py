@@ -63,16 +63,22 @@ def loss_of(model: GPT, x: torch.Tensor, y: torch.Tensor, exit_loss: bool = Fals
 
 
 def train(
-    config: Config, recipe: Recipe, model: GPT | None = None, ids: torch.Tensor | None = None, progress=None
+    config: Config,
+    recipe: Recipe,
+    model: GPT | None = None,
+    ids: torch.Tensor | None = None,
+    progress=None,
+    device: torch.device | str | None = None,
 ) -> tuple[GPT, History]:
-    """Train from scratch (or continue `model`) on the training split (or on `ids`).
-
-    `progress(step, loss)` is called after every step, e.g. to print."""
+    """Train from scratch (or continue `model`) on the training split (or on `ids`), on `device`
+    (default: where the model is; a new model starts on the CPU, so its weights do not depend on
+    the device). `progress(step, loss)` is called after every step, e.g. to print."""
     from atlas.demos import meters
 
     torch.manual_seed(recipe.seed)
     model = model or GPT(config)
-    model.train()
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device).train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -88,6 +94,7 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, recipe)
         x, y = corpus.batch("train", recipe.batch_size, config.context, batches, ids=ids)
+        x, y = x.to(device), y.to(device)
 
         def step_loss(x=x, y=y):
             loss = loss_of(model, x, y, recipe.exit_loss)
