@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOOK_FILES = ["_config.yml", "_toc.yml", "book", "bib", "data", "atlas", "pyproject.toml", "CONTRIBUTING.md"]
 
 
-def copy_repo(target: Path, with_build: Path | None = None) -> Path:
+def copy_repo(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for name in BOOK_FILES:
         source = REPO / name
@@ -21,8 +21,6 @@ def copy_repo(target: Path, with_build: Path | None = None) -> Path:
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         else:
             shutil.copy(source, target / name)
-    if with_build is not None:
-        shutil.copytree(with_build / "_build", target / "_build")
     return target
 
 
@@ -52,9 +50,16 @@ def run_atlas(*args, cwd: Path, env: dict | None = None, timeout: int = 600) -> 
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """A copy of the repository built once with `python -m atlas build --clean` (shared, read-only)."""
-    root = copy_repo(tmp_path_factory.mktemp("book"))
+    """A copy of the repository built once with `python -m atlas build --clean` (shared: a test that
+    changes it must put it back with `restore_built_book`)."""
+    root = copy_repo(tmp_path_factory.mktemp("book") / "atlas")
     result = run_atlas("build", "--clean", cwd=root)
     assert result.returncode == 0, f"clean build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
     (root / "build.log").write_text(result.stdout + result.stderr)
+    shutil.copytree(root, root.parent / "as-built", symlinks=True)  # copy2 keeps the times Sphinx compares
     return root
+
+
+def restore_built_book(root: Path) -> None:
+    shutil.rmtree(root)
+    shutil.copytree(root.parent / "as-built", root, symlinks=True)

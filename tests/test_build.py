@@ -8,7 +8,7 @@ import yaml
 
 from atlas.dataset import taxonomy as taxonomy_mod
 
-from conftest import copy_repo, run_atlas
+from conftest import restore_built_book, run_atlas
 
 pytestmark = pytest.mark.build
 
@@ -34,9 +34,12 @@ def claims_of(book) -> dict[str, dict]:
 
 
 @pytest.fixture
-def book(built_book, tmp_path):
-    """A private copy of the built book, caches included, to change and rebuild."""
-    return copy_repo(tmp_path / "book", with_build=built_book)
+def book(built_book):
+    """The built book, caches included, to change and rebuild; put back as built afterwards. It is
+    changed where it was built, not in a copy elsewhere: Sphinx discards its whole environment when
+    the source folder moves, and every rebuild of a copy would re-read every page."""
+    yield built_book
+    restore_built_book(built_book)
 
 
 def test_clean_build_has_no_warnings(built_book):
@@ -125,6 +128,22 @@ def test_a_failing_cell_fails_the_build(book):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "deliberately broken cell" in output and "quantization.md" in output
+
+
+def test_a_cell_that_warns_fails_the_build(book):
+    chapter = book / "book" / "quantization.md"
+    text = chapter.read_text()
+    loud = text.replace(
+        "from atlas import charts, data, tables\n",
+        'from atlas import charts, data, tables\nimport warnings\nwarnings.warn("deliberately loud cell")\n',
+        1,
+    )
+    assert loud != text
+    chapter.write_text(loud)
+    result = run_atlas("build", cwd=book)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "deliberately loud cell" in output and "quantization.md" in output and "stderr" in output
 
 
 def test_a_missing_citation_fails_the_build(book):

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from atlas import paths
+from atlas.book.environment import pages_in_book
 from atlas.dataset import bibtex
 
 _LIBRARIES = ("torch", "numpy", "pandas", "altair", "jupyter-book", "myst-nb", "ipykernel")
@@ -79,6 +80,8 @@ class Snapshot:
             return file_digest(self.root / "data" / "corpora" / name)
         if kind == "model":
             return file_digest(self.root / "data" / "models" / f"{name}.safetensors")
+        if kind == "toc":  # which pages the book builds, not how _toc.yml is laid out
+            return _digest(*(page.encode() for page in sorted(pages_in_book(self.root))))
         raise ValueError(f"unknown kind of read {kind!r}")
 
     @functools.cached_property

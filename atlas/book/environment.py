@@ -20,7 +20,7 @@ def pages_in_book(root=None) -> set[str]:
 
     import yaml
 
-    from atlas import paths
+    from atlas import paths, reads
 
     toc = yaml.safe_load((Path(root or paths.root()) / "_toc.yml").read_text(encoding="utf-8"))
     found = {toc["root"]}
@@ -34,4 +34,6 @@ def pages_in_book(root=None) -> set[str]:
     for part in toc.get("parts", []):
         walk(part.get("chapters"))
     walk(toc.get("chapters"))
+    # a page that links only to pages in the book must be re-executed when the book's pages change
+    reads.note("toc", "pages")
     return found

@@ -190,8 +190,27 @@ def _execute_one(slot: Path, cwd: Path, timeout: int) -> int:
     except CellExecutionError as err:
         print(str(err))
         return 1
+    warned = warnings_printed(nb)
+    if warned:
+        print("\n\n".join(warned))
+        return 1
     nbformat.write(nb, slot / "out.ipynb")
     return 0
+
+
+def warnings_printed(nb) -> list[str]:
+    """What the page's cells wrote to stderr: a warning on a published page is a defect the
+    reader sees, so the build refuses it as it refuses an error."""
+    found = []
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code, start=1):
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stderr")
+        if text.strip():
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            found.append(
+                f"code cell {number} ({first!r}) wrote to stderr, which the book does not publish:\n{text.strip()}"
+            )
+    return found
 
 
 if __name__ == "__main__":
