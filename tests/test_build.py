@@ -93,6 +93,40 @@ def test_a_paper_of_another_chapter_leaves_this_chapter_alone(book):
     assert ran == readers and "quantization" not in ran and whole_dataset_pages(book) <= ran
 
 
+def test_an_edited_entry_is_shown_where_the_prose_cites_it(book):
+    """A page that cites a paper in its text without reading it from the dataset is re-read, not
+    re-executed, when the paper's BibTeX changes; pages that neither read nor cite it are left alone."""
+    records = json.loads((book / "_build" / ".jupyter_cache.atlas-pages.json").read_text())["pages"]
+    tax = taxonomy_mod.load(book / "data" / "taxonomy.yaml")
+    chapter_of = {t.id: t.chapter for t in tax.topics.values()}
+
+    def reads_it(record, key):
+        topics = yaml.safe_load((book / "data" / "papers" / f"{key}.yaml").read_text())["topics"]
+        slices = {"all", f"paper:{key}", *(f"chapter:{chapter_of[t]}" for t in topics)}
+        return bool({n for k, n, _ in record["reads"] if k == "dataset"} & slices)
+
+    cited = re.compile(r"\{footcite(?::[pt])?\}`([^`]+)`")
+    page, key = next(
+        (d, k)
+        for d, r in sorted(records.items())
+        for match in cited.findall((book / f"{d}.md").read_text())
+        for k in match.split(",")
+        if not reads_it(r, k.strip())
+    )
+    bib = book / "bib" / "papers.bib"
+    text = bib.read_text()
+    start = text.index("{" + key + ",")
+    title_at = text.index("title", start)
+    brace = text.index("{", title_at)
+    bib.write_text(text[: brace + 1] + "Retitled " + text[brace + 1 :])
+    result = run_atlas("build", cwd=book)
+    assert result.returncode == 0, result.stdout[-3000:]
+    readers = {d.rsplit("/", 1)[-1] for d, r in records.items() if reads_it(r, key)}
+    assert executed(result) == readers and page.rsplit("/", 1)[-1] not in readers
+    html = (book / "_build" / "html" / f"{page}.html").read_text()
+    assert "Retitled" in html, f"{page} cites {key} but shows its old title"
+
+
 def test_a_stale_claim_is_gone_after_a_rebuild(book):
     before = claims_of(book)
     assert "book/quantization/int8-weight-memory" in before

@@ -23,7 +23,7 @@ _LIBRARIES = ("torch", "numpy", "pandas", "altair", "jupyter-book", "myst-nb", "
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _digest(*parts: bytes) -> str:
+def digest_of(*parts: bytes) -> str:
     h = hashlib.sha256()
     for part in parts:
         h.update(len(part).to_bytes(8, "little"))
@@ -62,8 +62,12 @@ class Snapshot:
                     members[chapter_of[topic]].add(key)
         return members
 
+    def entry_digests(self) -> dict[str, str]:
+        """Each BibTeX entry's digest, by key: which citations an edit to bib/ changed."""
+        return {key: digest_of(entry) for key, entry in self._entries.items()}
+
     def _paper(self, key: str) -> str:
-        return _digest(key.encode(), self._records.get(key, b""), self._entries.get(key, b""))
+        return digest_of(key.encode(), self._records.get(key, b""), self._entries.get(key, b""))
 
     def digest(self, kind: str, name: str) -> str:
         if kind == "dataset":
@@ -75,13 +79,13 @@ class Snapshot:
                 keys = [name.removeprefix("paper:")]
             else:
                 raise ValueError(f"unknown dataset slice {name!r}")
-            return _digest(name.encode(), *(self._paper(k).encode() for k in keys))
+            return digest_of(name.encode(), *(self._paper(k).encode() for k in keys))
         if kind == "corpus":
-            return file_digest(self.root / "data" / "corpora" / name)
+            return filedigest_of(self.root / "data" / "corpora" / name)
         if kind == "model":
-            return file_digest(self.root / "data" / "models" / f"{name}.safetensors")
+            return filedigest_of(self.root / "data" / "models" / f"{name}.safetensors")
         if kind == "toc":  # which pages the book builds, not how _toc.yml is laid out
-            return _digest(*(page.encode() for page in sorted(pages_in_book(self.root))))
+            return digest_of(*(page.encode() for page in sorted(pages_in_book(self.root))))
         raise ValueError(f"unknown kind of read {kind!r}")
 
     @functools.cached_property
@@ -96,8 +100,8 @@ class Snapshot:
                 parts.append(f"{name}=={metadata.version(name)}".encode())
             except metadata.PackageNotFoundError:
                 parts.append(f"{name} absent".encode())
-        return _digest(*parts)
+        return digest_of(*parts)
 
 
-def file_digest(path: Path) -> str:
-    return _digest(path.name.encode(), path.read_bytes()) if path.exists() else "missing"
+def filedigest_of(path: Path) -> str:
+    return digest_of(path.name.encode(), path.read_bytes()) if path.exists() else "missing"

@@ -36,6 +36,7 @@ class Job:
     notebook: nbformat.NotebookNode
     cwd: Path
     hashkey: str
+    source: str = ""  # digest of the page's file and the book's configuration the hashkey was made from
 
 
 @dataclass
@@ -57,8 +58,11 @@ class Records:
         except (FileNotFoundError, json.JSONDecodeError):
             saved = {}
         self.pages: dict[str, dict] = saved.get("pages", {})
-        self.bibliography: str = saved.get("bibliography", "")  # the bib file every page was last read with
+        # each BibTeX entry's digest when the pages were last read (None: unknown, so every page is re-read)
+        bibliography = saved.get("bibliography")
+        self.bibliography: dict[str, str] | None = bibliography if isinstance(bibliography, dict) else None
         self.ledger: str = saved.get("ledger", "")  # the claims the ledger page was last read with
+        self.downloads: str = saved.get("downloads", "")  # the dataset and version the downloads hold
 
     def is_fresh(self, docname: str, hashkey: str, snapshot, cached_keys: set[str]) -> bool:
         record = self.pages.get(docname)
@@ -76,6 +80,7 @@ class Records:
             raise ValueError(f"{outcome.job.docname}: claim id(s) recorded twice: {', '.join(twice)}")
         self.pages[outcome.job.docname] = {
             "hashkey": outcome.job.hashkey,
+            "source": outcome.job.source,
             "environment": snapshot.environment,
             "reads": [[kind, name, snapshot.digest(kind, name)] for kind, name in outcome.reads],
             "seconds": round(outcome.seconds, 2),
@@ -89,7 +94,8 @@ class Records:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        saved = {"pages": self.pages, "bibliography": self.bibliography, "ledger": self.ledger}
+        saved = {"pages": self.pages, "bibliography": self.bibliography, "ledger": self.ledger,
+                 "downloads": self.downloads}  # fmt: skip
         tmp.write_text(json.dumps(saved, indent=1, sort_keys=True), encoding="utf-8")
         tmp.replace(self.path)
 

@@ -11,6 +11,7 @@
   build recorded (downloads/claims.json).
 """
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -91,14 +92,23 @@ def _execute_stale(app, env, docnames):
     cached = {record.hashkey: record.pk for record in cache.list_cache_records()}
     records = _records(env)
     snapshot = dependencies.Snapshot(root)
+    config = (root / "_config.yml").read_bytes()
     jobs = []
     for docname in sorted(env.found_docs):
+        # a page whose file is unchanged has the cache key it had: parsing every page to recompute
+        # it was a quarter of a no-op build
+        source = dependencies.digest_of(Path(env.doc2path(docname)).read_bytes(), config)
+        known = records.pages.get(docname, {})
+        if known.get("source") == source and records.is_fresh(docname, known["hashkey"], snapshot, set(cached)):
+            continue
         notebook = _read_notebook(env, docname)
         if notebook is None:
             continue
         _, hashkey = cache.create_hashed_notebook(notebook)
         if not records.is_fresh(docname, hashkey, snapshot, set(cached)):
-            jobs.append(execute.Job(docname, notebook, Path(env.doc2path(docname)).parent, hashkey))
+            jobs.append(execute.Job(docname, notebook, Path(env.doc2path(docname)).parent, hashkey, source))
+        elif known.get("source") != source:
+            known["source"] = source  # an edit that left the code alone (prose): still fresh
     jobs.sort(key=lambda j: -records.pages.get(j.docname, {}).get("seconds", 1e9))  # longest (or new) first
     outcomes = execute.run(jobs, root, env.mystnb_config.execution_timeout, report=logger.info)
     for outcome in outcomes:
@@ -119,8 +129,9 @@ def _execute_stale(app, env, docnames):
             docnames.append(outcome.job.docname)
     failed = [o for o in outcomes if o.error]
     records.keep_only(env.found_docs)
-    if records.bibliography != _bibliography(root):  # an edited entry may be cited on any page
-        docnames.extend(d for d in sorted(env.found_docs) if d not in docnames)
+    for docname in _pages_citing_changed_entries(env, records.bibliography, snapshot.entry_digests()):
+        if docname not in docnames:
+            docnames.append(docname)
     if records.ledger != ledger.digest(ledger.collected(records, env.found_docs)):
         docnames.extend(d for d in ledger.pages_with_ledger(env) if d not in docnames)
     records.save()
@@ -150,19 +161,38 @@ def _write_site_files(app, exception):
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(vega_bundle(Path(app.outdir).parent / ".atlas"), encoding="utf-8")
     downloads = Path(app.outdir) / "downloads"
-    export.write(data.load(Path(app.srcdir)), downloads)
     records = _records(app.env)
+    # the downloads are rewritten when the dataset or the version they are stamped with changed
+    stamp = dependencies.digest_of(
+        dependencies.Snapshot(Path(app.srcdir)).digest("dataset", "all").encode(),
+        json.dumps(export.version(Path(app.srcdir)), sort_keys=True).encode(),
+    )
+    if records.downloads != stamp or not (downloads / "datapackage.json").exists():
+        export.write(data.load(Path(app.srcdir)), downloads)
+        records.downloads = stamp
     claims_of_build = ledger.collected(records, app.env.found_docs)
     (downloads / "claims.json").write_text(json.dumps(claims_of_build, indent=1, sort_keys=True), encoding="utf-8")
-    records.bibliography = _bibliography(Path(app.srcdir))
+    records.bibliography = dependencies.Snapshot(Path(app.srcdir)).entry_digests()
     records.ledger = ledger.digest(claims_of_build)
     records.save()
 
 
-def _bibliography(root: Path) -> str:
-    from atlas import paths
+def _pages_citing_changed_entries(env, before: dict[str, str] | None, now: dict[str, str]) -> list[str]:
+    """The pages a change to bib/ must have Sphinx re-read, because their citations are formatted
+    when a page is read. A page whose tables cite a paper from the dataset read that paper, so an
+    edit to its entry re-executes the page already (atlas.book.dependencies); what is left are the
+    pages that cite the changed keys in their own text, and the ledger pages, which name papers."""
+    if before is None:
+        return sorted(env.found_docs)
+    changed = {key for key in before.keys() | now.keys() if before.get(key) != now.get(key)}
+    if not changed:
+        return []
 
-    return dependencies.file_digest(paths.bib_file(root))
+    def cites(docname):
+        text = Path(env.doc2path(docname)).read_text(encoding="utf-8")
+        return any(key in text for key in changed)
+
+    return sorted({d for d in env.found_docs if cites(d)} | set(ledger.pages_with_ledger(env)))
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree):
@@ -177,7 +207,36 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
         context["script_files"] = [s for s in context["script_files"] if not is_thebe(s)]
 
 
+def _cache_plugin_lookups() -> None:
+    """pybtex looks its plugins up in the installed packages' entry points afresh for every citation
+    (four lookups each, every one a scan of all installed distributions): measured, that was half
+    of the book's Sphinx time. The installed packages do not change during a build, so each lookup
+    is made once; plugins registered at run time are still checked first, as before."""
+    import pybtex.plugin
+    import sphinxcontrib.bibtex.plugin as bibtex_plugin
+
+    if getattr(pybtex.plugin.entry_points, "atlas_cached", False):
+        return
+    pybtex_lookup, bibtex_lookup = pybtex.plugin.entry_points, bibtex_plugin._entry_points
+
+    @functools.cache
+    def pybtex_entry_points(group=None, name=None):
+        return tuple(pybtex_lookup(group=group, name=name) if name is not None else pybtex_lookup(group=group))
+
+    @functools.cache
+    def bibtex_entry_points(group, name):
+        return tuple(bibtex_lookup(group=group, name=name))
+
+    def cached(**query):
+        return pybtex_entry_points(**query)
+
+    cached.atlas_cached = True
+    pybtex.plugin.entry_points = cached
+    bibtex_plugin._entry_points = bibtex_entry_points
+
+
 def setup(app):
+    _cache_plugin_lookups()
     app.add_directive("atlas-claims", ledger.ClaimsDirective)
     app.add_js_file("atlas-explorer.js")
     app.connect("builder-inited", _builder_inited)
