@@ -148,36 +148,26 @@ def test_a_stale_claim_is_gone_after_a_rebuild(book):
     assert not [c for c in claims_of(book) if c.startswith("book/quantization/")], "a removed page's claims survived"
 
 
-def test_a_failing_cell_fails_the_build(book):
+@pytest.mark.parametrize(
+    "inserted, named",
+    [
+        ('raise RuntimeError("deliberately broken cell")\n', ["deliberately broken cell"]),
+        ('import warnings\nwarnings.warn("deliberately loud cell")\n', ["deliberately loud cell", "stderr"]),
+    ],
+    ids=["error", "warning"],
+)
+def test_a_cell_that_fails_or_warns_fails_the_build(book, inserted, named):
     chapter = book / "book" / "quantization.md"
     text = chapter.read_text()
-    broken = text.replace(
-        "from atlas import charts, data, tables\n",
-        'from atlas import charts, data, tables\nraise RuntimeError("deliberately broken cell")\n',
-        1,
+    changed = text.replace(
+        "from atlas import charts, data, tables\n", "from atlas import charts, data, tables\n" + inserted, 1
     )
-    assert broken != text
-    chapter.write_text(broken)
+    assert changed != text
+    chapter.write_text(changed)
     result = run_atlas("build", cwd=book)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "deliberately broken cell" in output and "quantization.md" in output
-
-
-def test_a_cell_that_warns_fails_the_build(book):
-    chapter = book / "book" / "quantization.md"
-    text = chapter.read_text()
-    loud = text.replace(
-        "from atlas import charts, data, tables\n",
-        'from atlas import charts, data, tables\nimport warnings\nwarnings.warn("deliberately loud cell")\n',
-        1,
-    )
-    assert loud != text
-    chapter.write_text(loud)
-    result = run_atlas("build", cwd=book)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert "deliberately loud cell" in output and "quantization.md" in output and "stderr" in output
+    assert "quantization.md" in output and all(n in output for n in named)
 
 
 def test_a_missing_citation_fails_the_build(book):
