@@ -63,3 +63,15 @@ def built_book(tmp_path_factory) -> Path:
 def restore_built_book(root: Path) -> None:
     shutil.rmtree(root)
     shutil.copytree(root.parent / "as-built", root, symlinks=True)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """As in the chapters: models this small run fastest on one thread (and a busy machine's cores
+    are not thrashed). Modules that time or decode with the lab's models use it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

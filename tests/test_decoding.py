@@ -19,12 +19,8 @@ PROMPTS = [VAL[start : start + 48][None] for start in (0, 3000, 40000)]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models decode fastest on one thread (and a busy machine's cores are not thrashed)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread):
+    """One torch thread for the whole module (conftest.one_torch_thread)."""
 
 
 @pytest.fixture(scope="module")

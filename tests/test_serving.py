@@ -19,12 +19,8 @@ STEP = StepModel(1e-3, 1e-5, 1e-4)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """As in the chapter: a model this small runs fastest on one thread (and busy cores do not slow it)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread):
+    """One torch thread for the whole module (conftest.one_torch_thread)."""
 
 
 @pytest.fixture(scope="module")
