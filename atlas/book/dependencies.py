@@ -81,9 +81,9 @@ class Snapshot:
                 raise ValueError(f"unknown dataset slice {name!r}")
             return digest_of(name.encode(), *(self._paper(k).encode() for k in keys))
         if kind == "corpus":
-            return filedigest_of(self.root / "data" / "corpora" / name)
+            return file_digest(self.root / "data" / "corpora" / name)
         if kind == "model":
-            return filedigest_of(self.root / "data" / "models" / f"{name}.safetensors")
+            return file_digest(self.root / "data" / "models" / f"{name}.safetensors")
         if kind == "toc":  # which pages the book builds, not how _toc.yml is laid out
             return digest_of(*(page.encode() for page in sorted(pages_in_book(self.root))))
         raise ValueError(f"unknown kind of read {kind!r}")
@@ -103,5 +103,5 @@ class Snapshot:
         return digest_of(*parts)
 
 
-def filedigest_of(path: Path) -> str:
+def file_digest(path: Path) -> str:
     return digest_of(path.name.encode(), path.read_bytes()) if path.exists() else "missing"

@@ -92,6 +92,7 @@ def _execute_stale(app, env, docnames):
     cached = {record.hashkey: record.pk for record in cache.list_cache_records()}
     records = _records(env)
     snapshot = dependencies.Snapshot(root)
+    cached_keys = set(cached)
     config = (root / "_config.yml").read_bytes()
     jobs = []
     for docname in sorted(env.found_docs):
@@ -99,13 +100,13 @@ def _execute_stale(app, env, docnames):
         # it was a quarter of a no-op build
         source = dependencies.digest_of(Path(env.doc2path(docname)).read_bytes(), config)
         known = records.pages.get(docname, {})
-        if known.get("source") == source and records.is_fresh(docname, known["hashkey"], snapshot, set(cached)):
+        if known.get("source") == source and records.is_fresh(docname, known["hashkey"], snapshot, cached_keys):
             continue
         notebook = _read_notebook(env, docname)
         if notebook is None:
             continue
         _, hashkey = cache.create_hashed_notebook(notebook)
-        if not records.is_fresh(docname, hashkey, snapshot, set(cached)):
+        if not records.is_fresh(docname, hashkey, snapshot, cached_keys):
             jobs.append(execute.Job(docname, notebook, Path(env.doc2path(docname)).parent, hashkey, source))
         elif known.get("source") != source:
             known["source"] = source  # an edit that left the code alone (prose): still fresh
@@ -163,8 +164,9 @@ def _write_site_files(app, exception):
     downloads = Path(app.outdir) / "downloads"
     records = _records(app.env)
     # the downloads are rewritten when the dataset or the version they are stamped with changed
+    snapshot = dependencies.Snapshot(Path(app.srcdir))
     stamp = dependencies.digest_of(
-        dependencies.Snapshot(Path(app.srcdir)).digest("dataset", "all").encode(),
+        snapshot.digest("dataset", "all").encode(),
         json.dumps(export.version(Path(app.srcdir)), sort_keys=True).encode(),
     )
     if records.downloads != stamp or not (downloads / "datapackage.json").exists():
@@ -172,7 +174,7 @@ def _write_site_files(app, exception):
         records.downloads = stamp
     claims_of_build = ledger.collected(records, app.env.found_docs)
     (downloads / "claims.json").write_text(json.dumps(claims_of_build, indent=1, sort_keys=True), encoding="utf-8")
-    records.bibliography = dependencies.Snapshot(Path(app.srcdir)).entry_digests()
+    records.bibliography = snapshot.entry_digests()
     records.ledger = ledger.digest(claims_of_build)
     records.save()
 
