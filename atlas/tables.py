@@ -96,30 +96,39 @@ def last_updated(dataset):
     return Markdown(line)
 
 
-def whats_new_markdown(dataset, days: int = 90) -> str:
-    """Papers added in the `days` up to the newest addition, grouped by the chapter of their primary topic.
+def whats_new_markdown(dataset, days: int = 90, limit: int = 60) -> str:
+    """The papers added most recently, grouped by the chapter of their primary topic.
 
     The window ends at the newest `added` date rather than today, so a rebuild from the same data
-    always shows the same page.
+    always shows the same page. At most `limit` papers are listed (newest additions first, and among
+    those added the same day the newest work first): a page of hundreds of rows is no news, and the
+    paper explorer lists them all.
     """
     papers = dataset.papers
     if papers.empty:
         return "No papers yet."
     end = papers["added"].max()
     recent = papers[papers["added"] > end - pd.Timedelta(days=days)]
+    shown = recent.sort_values(["added", "year", "key"], ascending=[False, False, True]).head(limit)
     titles = {t.id: t.title for t in dataset.taxonomy.topics.values()}
-    parts = [f"{len(recent)} papers were added in the {days} days up to {end:%Y-%m-%d}."]
+    intro = f"{len(recent)} papers were added in the {days} days up to {end:%Y-%m-%d}."
+    if len(shown) < len(recent):
+        intro += (
+            f" The {len(shown)} most recent are listed here. The {{doc}}`paper explorer <papers>` lists"
+            " every paper, and the {doc}`downloads <downloads>` give each one's `added` date."
+        )
+    parts = [intro]
     for chapter in dataset.taxonomy.chapters:
-        rows = recent[recent["chapter"] == chapter.id]
+        rows = shown[shown["chapter"] == chapter.id]
         if len(rows):
             parts.append(f"**{escape(chapter.title)}** ({len(rows)})\n\n{papers_markdown(rows, titles)}")
     return "\n\n".join(parts)
 
 
-def whats_new(dataset, days: int = 90):
+def whats_new(dataset, days: int = 90, limit: int = 60):
     from IPython.display import Markdown
 
-    return Markdown(whats_new_markdown(dataset, days))
+    return Markdown(whats_new_markdown(dataset, days, limit))
 
 
 def crosswalk_markdown(dataset) -> str:
