@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from atlas import cli
-from atlas.dataset import arxiv, bibtex, validate, yamlio
+from atlas.dataset import arxiv, bibtex, contribute, validate, yamlio
 
 from conftest import run_atlas
 
@@ -463,3 +463,17 @@ def test_add_refuses_a_write_that_would_disturb_other_entries(fresh, capsys, mon
     )
     assert code == 1 and "could not be written without disturbing other entries; nothing was written" in out
     assert snapshot(fresh) == before  # the YAML written first was removed again
+
+
+@pytest.mark.parametrize(
+    "author, title, key",
+    [
+        ("Łajewska, Weronika", "Understanding Long Contexts", "lajewska2025understanding"),
+        ("Søgaard, Anders and Ørsted, H.", "Dense Models", "sogaard2025dense"),
+        ("Zhang, Tianyi", "70% Size, 100% Accuracy: Lossless Compression", "zhang2025size"),
+        ("{Kimi Team}", "Kimi Linear: An Expressive Attention", "kimiteam2025kimi"),
+        ("Dao, Tri", "{FlashAttention}: Fast and Memory-Efficient Exact Attention", "dao2025flashattention"),
+    ],
+)
+def test_canonical_key_keeps_every_letter_and_skips_numbers(author, title, key):
+    assert contribute.canonical_key({"author": author, "title": title, "year": "2025"}) == key

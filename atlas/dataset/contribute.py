@@ -69,8 +69,33 @@ class Report:
 # --- normalising an incoming entry ---------------------------------------------------------------------
 
 
+# letters that Unicode does not decompose into a base letter plus an accent, so NFKD alone would drop
+# them (Łajewska would become "ajewska")
+_UNDECOMPOSED = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "L",
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "Ae",
+        "œ": "oe",
+        "Œ": "Oe",
+        "ı": "i",
+    }
+)
+
+
 def _ascii_letters(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", bibtex.to_text(text)).encode("ascii", "ignore").decode().lower()
+    text = bibtex.to_text(text).translate(_UNDECOMPOSED)
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]", "", plain)
 
 
@@ -80,7 +105,8 @@ def canonical_key(fields: dict) -> str:
     first = authors[0] if authors else "anonymous"
     last = first.split(",")[0] if "," in first else (first[1:-1] if first.startswith("{") else first.split()[-1])
     words = [_ascii_letters(w) for w in bibtex.to_text(fields.get("title", "")).split()]
-    word = next((w for w in words if w and w not in STOPWORDS), "paper")
+    # a word needs a letter: "70% Size, 100% Accuracy" gives "size", not a key that reads as a year
+    word = next((w for w in words if re.search("[a-z]", w) and w not in STOPWORDS), "paper")
     return f"{re.sub('[^a-z]', '', _ascii_letters(last)) or 'anonymous'}{fields.get('year', '')}{word}"
 
 
