@@ -29,7 +29,7 @@ test: $(VENV)/installed chromium
 	$(BIN)/python -m atlas validate
 	$(BIN)/python -m atlas format --check
 	$(BIN)/python -m atlas notebooks --check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 clean:
 	rm -rf _build .colab-venv

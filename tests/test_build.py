@@ -10,7 +10,8 @@ from atlas.dataset import taxonomy as taxonomy_mod
 
 from conftest import restore_built_book, run_atlas
 
-pytestmark = pytest.mark.build
+# one xdist worker runs the whole group: they share a session fixture (the built book, or the Colab venv)
+pytestmark = [pytest.mark.build, pytest.mark.xdist_group("book")]
 
 EXECUTED = re.compile(r"atlas: executed (\S+) in")
 

@@ -19,7 +19,8 @@ from packaging.version import Version
 from conftest import REPO, copy_repo
 from test_notebooks import CHAPTERS
 
-pytestmark = pytest.mark.colab
+# one xdist worker runs the whole group: they share a session fixture (the built book, or the Colab venv)
+pytestmark = [pytest.mark.colab, pytest.mark.xdist_group("colab")]
 
 PINS = REPO / "tests" / "colab" / "requirements.txt"
 VENV = REPO / ".colab-venv"

@@ -12,7 +12,8 @@ import threading
 
 import pytest
 
-pytestmark = pytest.mark.browser
+# one xdist worker runs the whole group: they share a session fixture (the built book, or the Colab venv)
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("book")]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 if CHROMIUM is None and os.environ.get("CI"):
