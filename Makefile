@@ -29,6 +29,7 @@ test: $(VENV)/installed chromium
 	$(BIN)/python -m atlas validate
 	$(BIN)/python -m atlas format --check
 	$(BIN)/python -m atlas notebooks --check
+	$(BIN)/python tests/colab_venv.py
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 clean:

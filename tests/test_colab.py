@@ -3,12 +3,10 @@ environment with Colab's preinstalled versions (tests/colab/requirements.txt), t
 cloning the Atlas and installing what is missing, then the whole chapter top to bottom; and
 afterwards every preinstalled version is still the one Colab had."""
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -16,14 +14,14 @@ import pytest
 from nbclient import NotebookClient
 from packaging.version import Version
 
+import colab_venv
 from conftest import REPO, copy_repo
 from test_notebooks import CHAPTERS
 
 # one xdist worker runs the whole group: they share a session fixture (the built book, or the Colab venv)
 pytestmark = [pytest.mark.colab, pytest.mark.xdist_group("colab")]
 
-PINS = REPO / "tests" / "colab" / "requirements.txt"
-VENV = REPO / ".colab-venv"
+PINS = colab_venv.PINS
 
 
 def pinned() -> dict[str, str]:
@@ -39,16 +37,7 @@ def installed(python: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def colab_python() -> Path:
-    """A virtual environment with Colab's versions, made once and reused while the pins are unchanged."""
-    stamp = VENV / "pins.sha256"
-    digest = hashlib.sha256(PINS.read_bytes()).hexdigest()
-    python = VENV / "bin" / "python"
-    if not (stamp.exists() and stamp.read_text() == digest and python.exists()):
-        shutil.rmtree(VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(PINS)], check=True)
-        stamp.write_text(digest)
-    return python
+    return colab_venv.ensure()
 
 
 @pytest.fixture(scope="session")
